@@ -1,0 +1,150 @@
+"""Exercises: the `exercises/<name>/` folders and their `exercise.yaml`.
+
+An exercise is data plus pytest scenarios; adding one never edits the harness. This module validates
+`exercise.yaml` with pydantic so a typo is reported with the file and the field, not as a KeyError later.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness.errors import ExerciseError
+
+Visibility = Literal["public", "hidden"]
+
+#: Where the bundled exercises live: next to the package in a checkout, overridable for installed copies.
+DEFAULT_EXERCISES_DIR = Path(__file__).resolve().parent.parent / "exercises"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BuildLimits(_Strict):
+    """Limits for compiling a submission (candidate code runs here: build.rs, proc macros)."""
+
+    cpus: float = 2.0
+    memory_mb: int = 4096
+    timeout_s: int = 600
+    log_bytes: int = 2 * 1024 * 1024
+
+
+class RunLimits(_Strict):
+    """Limits for the running service; the brief tells candidates about them."""
+
+    cpus: float = 1.0
+    memory_mb: int = 512
+    pids: int = 256
+    tmpfs_mb: int = 64
+    log_bytes: int = 4 * 1024 * 1024
+
+
+class ServiceSpec(_Strict):
+    """How the service is started and when it counts as ready."""
+
+    port: int = Field(ge=1, le=65535)
+    protocol: str = "tcp"
+    start_timeout_s: float = 20.0
+    stop_timeout_s: float = 5.0
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class ExerciseSpec(_Strict):
+    """The validated content of `exercise.yaml`."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    title: str
+    time_box: str
+    skills: list[str]
+    service: ServiceSpec
+    build: BuildLimits = BuildLimits()
+    run: RunLimits = RunLimits()
+    rubric: str | None = None
+    sample: str | None = None
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """An exercise folder together with its validated spec."""
+
+    spec: ExerciseSpec
+    root: Path
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def brief(self) -> Path:
+        return self.root / "README.md"
+
+    def scenario_dir(self, visibility: Visibility) -> Path:
+        return self.root / "scenarios" / visibility
+
+    def scenario_files(self, visibility: Visibility) -> list[Path]:
+        folder = self.scenario_dir(visibility)
+        return sorted(folder.glob("test_*.py")) if folder.is_dir() else []
+
+    @property
+    def rubric_path(self) -> Path:
+        if self.spec.rubric:
+            return (self.root / self.spec.rubric).resolve()
+        return self.root.parent.parent / "rubrics" / f"{self.name}.yaml"
+
+    @property
+    def sample_path(self) -> Path | None:
+        return (self.root / self.spec.sample).resolve() if self.spec.sample else None
+
+
+def exercises_dir() -> Path:
+    """The folder holding exercises: $HARNESS_EXERCISES or the bundled one."""
+    return Path(os.environ.get("HARNESS_EXERCISES", DEFAULT_EXERCISES_DIR))
+
+
+def load_exercise_file(path: Path) -> ExerciseSpec:
+    """Parse and validate one exercise.yaml, naming the file and field on any error."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ExerciseError(f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ExerciseError(f"{path}{where}: not valid YAML", hint="fix the syntax") from None
+    if not isinstance(raw, dict):
+        raise ExerciseError(f"{path}: expected a mapping of fields at the top level")
+    try:
+        return ExerciseSpec.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise ExerciseError(f"{path}: field '{field}': {first['msg']}") from None
+
+
+def load_exercise(name_or_path: str) -> Exercise:
+    """Find an exercise by name (in the exercises folder) or by the path of its folder."""
+    candidate = Path(name_or_path)
+    root = candidate if (candidate / "exercise.yaml").is_file() else exercises_dir() / name_or_path
+    spec_file = root / "exercise.yaml"
+    if not spec_file.is_file():
+        known = ", ".join(list_exercise_names()) or "none"
+        raise ExerciseError(f"unknown exercise '{name_or_path}'", hint=f"known exercises: {known}")
+    spec = load_exercise_file(spec_file)
+    return Exercise(spec=spec, root=root.resolve())
+
+
+def list_exercise_names() -> list[str]:
+    folder = exercises_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if (p / "exercise.yaml").is_file())
+
+
+def list_exercises() -> list[Exercise]:
+    return [load_exercise(name) for name in list_exercise_names()]

@@ -1,0 +1,1 @@
+"""Rubric schema and scoring: turns scenario outcomes into criteria, skills and a total."""

@@ -1,0 +1,1 @@
+"""Images (offline bootstrap), sandboxed builds, hardened service containers, cleanup by label."""

@@ -1,0 +1,1 @@
+"""The pytest plugin that runs an exercise's scenarios: fixtures, markers, outcome collection."""

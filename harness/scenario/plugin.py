@@ -1,0 +1,202 @@
+"""The pytest plugin behind every exercise's scenarios.
+
+Follows pytest's own layout: markers registered with help text, per-run state in `config.stash`, per-test
+state in `item.stash`, outcome collection in hook wrappers. Scenario authors use the fixtures below and
+two markers::
+
+    @pytest.mark.criterion("strings.basic")   # which rubric criterion this scenario is evidence for
+    @pytest.mark.timeout(10)                   # optional; pytest-timeout's marker
+    def test_set_then_get(service, resp): ...
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from harness.exercise import Exercise
+from harness.report.model import ScenarioResult
+from harness.scenario.evidence import EvidenceLog
+from harness.scenario.outcome import PhaseOutcome, classify
+from harness.scenario.service import ServiceHandle
+from harness.scenario.session import SESSION_KEY, ScenarioSession
+
+_EVIDENCE = pytest.StashKey[EvidenceLog]()
+_PHASES = pytest.StashKey[list[tuple[str, PhaseOutcome]]]()
+_STARTED = pytest.StashKey[float]()
+
+
+def _session(config: pytest.Config) -> ScenarioSession:
+    return config.stash[SESSION_KEY]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "criterion(id): the rubric criterion this scenario is evidence for (required)"
+    )
+    config.addinivalue_line(
+        "markers", "visibility(public|hidden): override the visibility implied by the scenario's folder"
+    )
+
+
+def _marker_arg(item: pytest.Item, name: str) -> str | None:
+    marker = item.get_closest_marker(name)
+    if marker is None or not marker.args:
+        return None
+    return str(marker.args[0])
+
+
+def visibility_of(item: pytest.Item) -> Literal["public", "hidden"]:
+    explicit = _marker_arg(item, "visibility")
+    if explicit in ("public", "hidden"):
+        return explicit  # type: ignore[return-value]
+    return "public" if "public" in Path(str(item.path)).parts else "hidden"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    session = _session(config)
+    for item in items:
+        criterion = _marker_arg(item, "criterion")
+        if criterion is None:
+            session.collection_problems.append(f"{item.nodeid}: no @pytest.mark.criterion(...) marker")
+        elif criterion not in session.known_criteria:
+            session.collection_problems.append(
+                f"{item.nodeid}: criterion '{criterion}' is not in the exercise's rubric"
+            )
+    if session.on_collected is not None:
+        session.on_collected(len(items))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    outcome = classify(call.excinfo, report.longreprtext if report.failed else "")
+    if outcome.status == "failed" and outcome.evidence is None:
+        log = item.stash.get(_EVIDENCE, None)
+        if log is not None:
+            outcome = PhaseOutcome(
+                outcome.status,
+                message=outcome.message,
+                evidence=log.render(with_logs=True) or None,
+                reproduce=outcome.reproduce or log.reproduce(),
+                details=outcome.details,
+            )
+    item.stash.setdefault(_PHASES, []).append((call.when, outcome))
+    return report
+
+
+def _final_outcome(phases: list[tuple[str, PhaseOutcome]]) -> PhaseOutcome:
+    """Setup or call decides; a teardown problem only matters when nothing else went wrong."""
+    deciding = [o for when, o in phases if when in ("setup", "call")]
+    for outcome in deciding:
+        if outcome.status != "passed":
+            return outcome
+    teardown = [o for when, o in phases if when == "teardown" and o.status != "passed"]
+    if teardown and teardown[0].status in ("failed", "error"):
+        return teardown[0]
+    return deciding[-1] if deciding else PhaseOutcome("error", message="scenario did not run")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+    item.stash[_STARTED] = time.monotonic()
+    result = yield
+    session = _session(item.config)
+    outcome = _final_outcome(item.stash.get(_PHASES, []))
+    scenario = ScenarioResult(
+        nodeid=item.nodeid,
+        name=item.name,
+        criterion=_marker_arg(item, "criterion") or "(none)",
+        visibility=visibility_of(item),
+        status=outcome.status,
+        duration_s=round(time.monotonic() - item.stash[_STARTED], 3),
+        message=outcome.message,
+        evidence=outcome.evidence,
+        reproduce=outcome.reproduce,
+        details=outcome.details,
+    )
+    session.results.append(scenario)
+    if session.on_result is not None:
+        session.on_result(scenario)
+    return result
+
+
+# --- fixtures for scenario authors ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def exercise(request: pytest.FixtureRequest) -> Exercise:
+    """The exercise being graded (its spec: port, limits, ...)."""
+    return _session(request.config).exercise
+
+
+@pytest.fixture(scope="session")
+def seed(request: pytest.FixtureRequest) -> int:
+    """The run's seed; recorded in every result."""
+    return _session(request.config).seed
+
+
+@pytest.fixture
+def rng(request: pytest.FixtureRequest, seed: int) -> random.Random:
+    """A random generator seeded from the run's seed and the scenario's id: same seed, same inputs."""
+    return random.Random(f"{seed}:{request.node.nodeid}")
+
+
+@pytest.fixture
+def evidence(request: pytest.FixtureRequest) -> EvidenceLog:
+    """Where clients and the scenario itself record what happened, shown when the scenario fails."""
+    log = EvidenceLog()
+    request.node.stash[_EVIDENCE] = log
+    return log
+
+
+@pytest.fixture
+def service(request: pytest.FixtureRequest, evidence: EvidenceLog) -> ServiceHandle:
+    """The shared, already started service. Restarted (keeping /data) if an earlier scenario left it dead."""
+    handle = _session(request.config).services.shared()
+    if handle.managed and not handle.is_alive():
+        evidence.note("the shared service was not running when this scenario began; it was restarted")
+        handle.restart()
+    evidence.watch(handle)
+    return handle
+
+
+@pytest.fixture
+def fresh_service(request: pytest.FixtureRequest, evidence: EvidenceLog) -> Iterator[ServiceHandle]:
+    """A service of this scenario's own, with an empty /data; for scenarios that kill or restart it."""
+    with _session(request.config).services.fresh(request.node.name) as handle:
+        evidence.watch(handle)
+        yield handle
+
+
+@pytest.fixture
+def resp(
+    request: pytest.FixtureRequest, evidence: EvidenceLog, exercise: Exercise
+) -> Iterator[Callable[..., object]]:
+    """Factory of RESP clients recording a transcript: ``client = resp(service)``."""
+    from harness.drivers.resp import RespClient
+
+    clients: list[RespClient] = []
+
+    def connect(target: ServiceHandle, *, timeout: float = 5.0) -> RespClient:
+        client = RespClient(
+            target.host,
+            target.port,
+            timeout=timeout,
+            label=f"client {len(clients) + 1}",
+            repro_address=("127.0.0.1", exercise.spec.service.port),
+        )
+        evidence.attach(client)
+        clients.append(client)
+        return client
+
+    yield connect
+    for client in clients:
+        client.close()

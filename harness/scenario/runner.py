@@ -1,0 +1,75 @@
+"""Runs an exercise's scenarios in-process with pytest and the harness plugin."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ExerciseError, InfrastructureError
+from harness.report.model import ScenarioResult
+from harness.scenario import plugin
+from harness.scenario.session import SESSION_KEY, ScenarioSession
+
+DEFAULT_SCENARIO_TIMEOUT_S = 60
+
+
+class _SessionInjector:
+    """Puts the run's state into `config.stash` before anything else reads it."""
+
+    def __init__(self, session: ScenarioSession) -> None:
+        self._session = session
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[SESSION_KEY] = self._session
+
+
+def pytest_args(files: Iterable[Path], rootdir: Path, extra: Iterable[str] = ()) -> list[str]:
+    return [
+        *(str(f) for f in files),
+        "--rootdir",
+        str(rootdir),
+        # Fresh imports on every run (batch grading runs pytest many times in one process).
+        "--import-mode=importlib",
+        "-p",
+        "no:cacheprovider",
+        # Only sys-level capture: the harness's live progress keeps writing to the real terminal.
+        "--capture=sys",
+        "-o",
+        f"timeout={DEFAULT_SCENARIO_TIMEOUT_S}",
+        "-o",
+        "timeout_method=signal",
+        "-c",
+        "/dev/null",
+        *extra,
+    ]
+
+
+def run_scenarios(
+    files: list[Path], session: ScenarioSession, *, log_path: Path | None = None, keyword: str | None = None
+) -> list[ScenarioResult]:
+    """Run the given scenario files; return one result per scenario in run order."""
+    if not files:
+        return []
+    extra = ["-k", keyword] if keyword else []
+    args = pytest_args(files, session.exercise.root, extra)
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        code = pytest.main(args, plugins=[_SessionInjector(session), plugin])
+    if log_path is not None:
+        log_path.write_text(output.getvalue(), encoding="utf-8")
+    if session.collection_problems:
+        raise ExerciseError(
+            f"scenarios of '{session.exercise.name}' are malformed: {session.collection_problems[0]}",
+            hint=f"{len(session.collection_problems)} problem(s) in all",
+        )
+    if code == pytest.ExitCode.INTERRUPTED:
+        raise KeyboardInterrupt
+    if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
+        tail = output.getvalue()[-2000:]
+        raise InfrastructureError(f"pytest could not run the scenarios (exit {int(code)})", details=tail)
+    return list(session.results)
