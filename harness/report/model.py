@@ -70,7 +70,7 @@ class BuildInfo(_Frozen):
 
 class SubmissionInfo(_Frozen):
     source: str
-    kind: Literal["cargo", "dockerfile", "image"]
+    kind: Literal["cargo", "dockerfile", "image", "external"]
     revision: str | None = None
     source_digest: str | None = None
     image: str | None = None

@@ -1,0 +1,302 @@
+"""Grading end to end: submission → image → service → scenarios → rubric → result.
+
+This module wires the stages together and owns the run's resources: whatever happens (a build failure,
+Ctrl-C, a harness bug), every container, network and volume of the run is removed before it returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, Protocol
+
+import docker
+
+from harness import __version__
+from harness.errors import BuildFailed, ServiceStartFailed, UsageError
+from harness.exercise import Exercise, Visibility
+from harness.report.model import (
+    BuildInfo,
+    EnvironmentInfo,
+    GradeResult,
+    ScenarioResult,
+    SubmissionInfo,
+)
+from harness.rubric.model import RoleProfile, Rubric, load_rubric
+from harness.rubric.scoring import score, skill_totals, total_score
+from harness.sandbox import cleanup, labels
+from harness.sandbox.archive import retarget
+from harness.sandbox.build import BuiltImage, build_cargo, build_dockerfile
+from harness.sandbox.docker_client import connect, engine_version
+from harness.sandbox.images import ensure_images
+from harness.sandbox.rootfs import SERVICE_UID
+from harness.sandbox.service import DockerServiceFactory
+from harness.scenario.runner import run_scenarios
+from harness.scenario.service import ExternalServiceFactory, ServiceFactory
+from harness.scenario.session import ScenarioSession
+from harness.submission import IntakeLimits, Submission, open_submission, pack_context, source_digest
+
+Mode = Literal["grade", "check"]
+
+
+class Observer(Protocol):
+    """What the terminal (or a test) is told while a grade runs."""
+
+    def stage(self, name: str) -> None: ...
+
+    def detail(self, text: str) -> None: ...
+
+    def collected(self, count: int) -> None: ...
+
+    def scenario(self, result: ScenarioResult) -> None: ...
+
+
+class SilentObserver:
+    def stage(self, name: str) -> None: ...
+
+    def detail(self, text: str) -> None: ...
+
+    def collected(self, count: int) -> None: ...
+
+    def scenario(self, result: ScenarioResult) -> None: ...
+
+
+@dataclass(frozen=True)
+class GradeRequest:
+    exercise: Exercise
+    mode: Mode
+    seed: int
+    submission: str | None = None
+    ref: str | None = None
+    image: str | None = None
+    address: tuple[str, int] | None = None
+    keyword: str | None = None
+    logs_dir: Path | None = None
+
+
+def visibilities(mode: Mode) -> tuple[Visibility, ...]:
+    return ("public",) if mode == "check" else ("public", "hidden")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _environment(exercise: Exercise, docker_version: str | None) -> EnvironmentInfo:
+    spec = exercise.spec
+    return EnvironmentInfo(
+        harness_version=__version__,
+        docker_version=docker_version,
+        cpu_count=os.cpu_count() or 0,
+        platform=platform.platform(),
+        python=platform.python_version(),
+        build_limits={"cpus": spec.build.cpus, "memory_mb": spec.build.memory_mb, "timeout_s": spec.build.timeout_s},
+        run_limits={
+            "cpus": spec.run.cpus,
+            "memory_mb": spec.run.memory_mb,
+            "pids": spec.run.pids,
+            "tmpfs_mb": spec.run.tmpfs_mb,
+        },
+    )
+
+
+def _whole_run_failure(rubric: Rubric, mode: Mode, failure: BuildFailed | ServiceStartFailed) -> list[ScenarioResult]:
+    """One failed stand-in scenario per criterion in scope when nothing could be run at all."""
+    return [
+        ScenarioResult(
+            nodeid=f"build::{criterion.id}",
+            name="submission builds",
+            criterion=criterion.id,
+            visibility=criterion.visibility,
+            status="failed",
+            duration_s=0.0,
+            message=failure.message,
+            evidence=failure.evidence,
+        )
+        for criterion in rubric.criteria
+        if criterion.visibility in visibilities(mode)
+    ]
+
+
+def assemble(
+    request: GradeRequest,
+    rubric: Rubric,
+    role: RoleProfile,
+    scenarios: list[ScenarioResult],
+    submission: SubmissionInfo,
+    docker_version: str | None,
+    started_at: str,
+) -> GradeResult:
+    criteria = score(rubric, scenarios, visibilities=visibilities(request.mode))
+    total, undecided = total_score(criteria)
+    problems = [
+        f"{c.id}: {c.summary}" for c in criteria if c.status == "error"
+    ]
+    return GradeResult(
+        exercise=request.exercise.name,
+        mode=request.mode,
+        started_at=started_at,
+        finished_at=_now(),
+        seed=request.seed,
+        submission=submission,
+        environment=_environment(request.exercise, docker_version),
+        criteria=criteria,
+        skills=skill_totals(role, criteria),
+        total=total,
+        undecided_points=undecided,
+        complete=not problems,
+        problems=problems,
+    )
+
+
+@contextlib.contextmanager
+def _workdir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="harness-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+class Grader:
+    """Runs one grade; `run` always cleans up the run's Docker resources."""
+
+    def __init__(self, request: GradeRequest, observer: Observer) -> None:
+        self.request = request
+        self.observer = observer
+        self.rubric, self.role = load_rubric(request.exercise.rubric_path)
+        self.run_id = labels.new_run_id()
+
+    def run(self) -> GradeResult:
+        started_at = _now()
+        if self.request.address is not None:
+            host, port = self.request.address
+            info = SubmissionInfo(source=f"{host}:{port}", kind="external")
+            scenarios = self._scenarios(ExternalServiceFactory(host, port))
+            return assemble(self.request, self.rubric, self.role, scenarios, info, None, started_at)
+        self.observer.stage("connect to Docker")
+        client = connect()
+        cleanup.sweep_stale(client)
+        try:
+            with _workdir() as workdir:
+                info, image, failure = self._build(client, workdir)
+                if failure is not None:
+                    scenarios = _whole_run_failure(self.rubric, self.request.mode, failure)
+                else:
+                    assert image is not None
+                    scenarios = self._run_service(client, image)
+            return assemble(
+                self.request, self.rubric, self.role, scenarios, info, engine_version(client), started_at
+            )
+        finally:
+            cleanup.sweep_run(client, self.run_id)
+
+    def _run_service(self, client: docker.DockerClient, image: str) -> list[ScenarioResult]:
+        primer = ensure_images(client).runtime if self._needs_primer(client, image) else None
+        factory = DockerServiceFactory(client, image, self.request.exercise, self.run_id, volume_primer=primer)
+        try:
+            return self._scenarios(factory)
+        finally:
+            factory.close()
+
+    @staticmethod
+    def _needs_primer(client: docker.DockerClient, image: str) -> bool:
+        """Images not made on the harness runtime may lack a /data the service user can write."""
+        found = client.images.get(image)
+        return (found.labels or {}).get(labels.IMAGE) != "submission"
+
+    def _scenarios(self, factory: ServiceFactory) -> list[ScenarioResult]:
+        exercise = self.request.exercise
+        files = [f for v in visibilities(self.request.mode) for f in exercise.scenario_files(v)]
+        session = ScenarioSession(
+            exercise=exercise,
+            services=factory,
+            seed=self.request.seed,
+            known_criteria=frozenset(c.id for c in self.rubric.criteria),
+            on_result=self.observer.scenario,
+            on_collected=self.observer.collected,
+        )
+        self.observer.stage("run scenarios")
+        log_path = self.request.logs_dir / "pytest.log" if self.request.logs_dir else None
+        return run_scenarios(files, session, log_path=log_path, keyword=self.request.keyword)
+
+    def _build(
+        self, client: docker.DockerClient, workdir: Path
+    ) -> tuple[SubmissionInfo, str | None, BuildFailed | None]:
+        request = self.request
+        self.observer.stage("take in the submission")
+        submission = open_submission(
+            request.submission, workdir=workdir, ref=request.ref, image=request.image, limits=IntakeLimits()
+        )
+        if submission.kind == "image":
+            return self._prebuilt(client, submission), submission.image, None
+        assert submission.root is not None
+        digest = source_digest(submission.root)
+        self.observer.stage("prepare images")
+        images = ensure_images(client, self.observer.detail)
+        self.observer.stage("build the submission")
+        context = retarget(pack_context(submission.root, limits=IntakeLimits()), prefix="src", uid=SERVICE_UID)
+        try:
+            if submission.kind == "cargo":
+                built = build_cargo(
+                    client, images, context, digest, request.exercise.spec.build, self.run_id, self.observer.detail
+                )
+            else:
+                built = build_dockerfile(
+                    client, images, context, digest, request.exercise.spec.build, self.run_id, self.observer.detail
+                )
+        except BuildFailed as failure:
+            info = _info(submission, digest, BuildInfo(status="failed", duration_s=0.0, log_tail=failure.evidence))
+            self._save_log("build.log", failure.evidence or "")
+            return info, None, failure
+        self._save_log("build.log", built.log)
+        return _built_info(submission, digest, built), built.ref, None
+
+    def _prebuilt(self, client: docker.DockerClient, submission: Submission) -> SubmissionInfo:
+        assert submission.image is not None
+        try:
+            image = client.images.get(submission.image)
+        except docker.errors.ImageNotFound:
+            raise UsageError(
+                f"image '{submission.image}' is not in the local Docker engine",
+                hint="build or load it first (docker load / docker build)",
+            ) from None
+        return SubmissionInfo(
+            source=submission.source,
+            kind="image",
+            image=submission.image,
+            image_digest=str(image.id),
+            build=BuildInfo(status="prebuilt", duration_s=0.0),
+        )
+
+    def _save_log(self, name: str, text: str) -> None:
+        if self.request.logs_dir is not None:
+            self.request.logs_dir.mkdir(parents=True, exist_ok=True)
+            (self.request.logs_dir / name).write_text(text, encoding="utf-8")
+
+
+def _info(submission: Submission, digest: str, build: BuildInfo) -> SubmissionInfo:
+    return SubmissionInfo(
+        source=submission.source,
+        kind=submission.kind,
+        revision=submission.revision,
+        source_digest=digest,
+        build=build,
+    )
+
+
+def _built_info(submission: Submission, digest: str, built: BuiltImage) -> SubmissionInfo:
+    tail = built.log[-4000:] if built.log else None
+    build = BuildInfo(status="built", duration_s=built.duration_s, log_tail=tail, binary=built.binary)
+    return _info(submission, digest, build).model_copy(update={"image": built.ref, "image_digest": built.digest})
+
+
+def grade(request: GradeRequest, observer: Observer | None = None) -> GradeResult:
+    return Grader(request, observer or SilentObserver()).run()
