@@ -1,11 +1,11 @@
 """Scores scenario outcomes against a rubric.
 
 Rules (written down in docs/scoring.md):
-* A criterion earns `points × passed / (passed + failed)`; errors and skips are not decided outcomes.
+* A criterion earns `points * passed / (passed + failed)`; errors and skips are not decided outcomes.
 * A criterion with any harness error is `error` and leaves its points undecided: it is never scored as the
   candidate's fault, and the result is marked incomplete.
 * A criterion none of whose scenarios decided anything is `unknown`; its points are undecided too.
-* The total is 100 × earned / decided maximum, so an undecided criterion neither helps nor hurts.
+* The total is 100 * earned / decided maximum, so an undecided criterion neither helps nor hurts.
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ def score_criterion(criterion: Criterion, scenarios: Sequence[ScenarioResult]) -
     errors = sum(s.status == "error" for s in scenarios)
     skipped = sum(s.status == "skipped" for s in scenarios)
     status = _criterion_status(passed, failed, errors)
-    earned = criterion.points * passed / (passed + failed) if status in ("passed", "partial", "failed") else 0.0
+    earned = (
+        criterion.points * passed / (passed + failed) if status in ("passed", "partial", "failed") else 0.0
+    )
     return CriterionResult(
         id=criterion.id,
         title=criterion.title,
@@ -82,9 +84,7 @@ def score(
     for scenario in scenarios:
         by_criterion.setdefault(scenario.criterion, []).append(scenario)
     return [
-        score_criterion(c, by_criterion.get(c.id, []))
-        for c in rubric.criteria
-        if c.visibility in in_scope
+        score_criterion(c, by_criterion.get(c.id, [])) for c in rubric.criteria if c.visibility in in_scope
     ]
 
 

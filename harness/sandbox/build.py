@@ -133,7 +133,11 @@ class CargoBuild:
         return CRATE_CACHE_VOLUME
 
     def _container(
-        self, command: list[str], volumes: dict[str, dict[str, str]], environment: dict[str, str], **extra: Any
+        self,
+        command: list[str],
+        volumes: dict[str, dict[str, str]],
+        environment: dict[str, str],
+        **extra: Any,
     ) -> Container:
         options = hardened(
             memory_mb=self.limits.memory_mb, cpus=self.limits.cpus, pids=1024, labels=self.labels
@@ -158,13 +162,25 @@ class CargoBuild:
         if timed_out:
             raise BuildFailed(f"{what} did not finish within {int(timeout_s)} s", evidence=self.log.text())
         if oom_killed(container):
-            raise BuildFailed(f"{what} ran out of memory ({self.limits.memory_mb} MB)", evidence=self.log.text())
+            raise BuildFailed(
+                f"{what} ran out of memory ({self.limits.memory_mb} MB)", evidence=self.log.text()
+            )
         return code if code is not None else -1
 
     def fetch(self, volume: str, context: bytes) -> None:
         container = self._container(
-            ["cargo", "vendor", "--manifest-path", "/work/src/Cargo.toml", "--versioned-dirs", "/work/vendor"],
-            {volume: {"bind": "/work", "mode": "rw"}, self._crate_cache(): {"bind": "/cargo-home", "mode": "rw"}},
+            [
+                "cargo",
+                "vendor",
+                "--manifest-path",
+                "/work/src/Cargo.toml",
+                "--versioned-dirs",
+                "/work/vendor",
+            ],
+            {
+                volume: {"bind": "/work", "mode": "rw"},
+                self._crate_cache(): {"bind": "/cargo-home", "mode": "rw"},
+            },
             {"CARGO_HOME": "/cargo-home", "CARGO_HTTP_CAINFO": "/work/host-ca.pem", **proxy_environment()},
             working_dir="/work",
         )
@@ -289,7 +305,9 @@ def build_cargo(
     if image_exists(client, tag):
         image = client.images.get(tag)
         binary = (image.labels or {}).get("io.harness.binary")
-        return BuiltImage(tag, str(image.id), binary, "(reused the image built from identical source)", 0.0, True)
+        return BuiltImage(
+            tag, str(image.id), binary, "(reused the image built from identical source)", 0.0, True
+        )
     build = CargoBuild(client, images, limits, run_id, progress)
     volume = client.volumes.create(f"harness-build-{run_id}", labels=build.labels)
     try:
@@ -333,7 +351,9 @@ def build_dockerfile(
     tag = f"harness/submission:df-{cache_key(source_digest, images, client)}"
     if image_exists(client, tag):
         image = client.images.get(tag)
-        return BuiltImage(tag, str(image.id), None, "(reused the image built from identical source)", 0.0, True)
+        return BuiltImage(
+            tag, str(image.id), None, "(reused the image built from identical source)", 0.0, True
+        )
     log = BoundedLog(limits.log_bytes)
     try:
         stream = client.api.build(
@@ -349,7 +369,10 @@ def build_dockerfile(
             timeout=limits.timeout_s,
             labels={**labels.run_labels(run_id, "build"), labels.IMAGE: "dockerfile-submission"},
             buildargs={"HARNESS_BUILDER": images.builder, "HARNESS_RUNTIME": images.runtime},
-            container_limits={"memory": limits.memory_mb * 1024 * 1024, "memswap": limits.memory_mb * 1024 * 1024},
+            container_limits={
+                "memory": limits.memory_mb * 1024 * 1024,
+                "memswap": limits.memory_mb * 1024 * 1024,
+            },
         )
         for event in stream:
             text = str(event.get("stream") or event.get("status") or "")
@@ -357,9 +380,13 @@ def build_dockerfile(
             if text.strip():
                 progress(text.strip()[:80])
             if "error" in event:
-                raise BuildFailed(f"docker build failed: {str(event['error']).strip()[:200]}", evidence=log.text())
+                raise BuildFailed(
+                    f"docker build failed: {str(event['error']).strip()[:200]}", evidence=log.text()
+                )
     except (ReadTimeout, RequestsConnectionError):
-        raise BuildFailed(f"docker build did not finish within {limits.timeout_s} s", evidence=log.text()) from None
+        raise BuildFailed(
+            f"docker build did not finish within {limits.timeout_s} s", evidence=log.text()
+        ) from None
     except APIError as exc:
         raise BuildFailed(f"docker build failed: {exc.explanation or exc}", evidence=log.text()) from None
     image = client.images.get(tag)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,11 +37,11 @@ def _quietly(action: Callable[[], object]) -> bool:
 def remove_by_label(client: docker.DockerClient, selector: str) -> SweepReport:
     """Remove containers first (they hold networks and volumes), then networks, then volumes."""
     containers = client.containers.list(all=True, filters={"label": selector})
-    removed_containers = sum(_quietly(lambda c=c: c.remove(force=True, v=True)) for c in containers)
+    removed_containers = sum(_quietly(functools.partial(c.remove, force=True, v=True)) for c in containers)
     networks = client.networks.list(filters={"label": selector})
     removed_networks = sum(_quietly(n.remove) for n in networks)
     volumes = client.volumes.list(filters={"label": selector})
-    removed_volumes = sum(_quietly(lambda v=v: v.remove(force=True)) for v in volumes)
+    removed_volumes = sum(_quietly(functools.partial(v.remove, force=True)) for v in volumes)
     return SweepReport(removed_containers, removed_networks, removed_volumes)
 
 

@@ -74,7 +74,7 @@ def follow_logs(container: Container, sink: BoundedLog) -> threading.Thread:
         try:
             for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
                 sink.feed(chunk)
-        except Exception:  # noqa: BLE001 - a broken log stream must never break the grade
+        except Exception:
             return
 
     thread = threading.Thread(target=pump, daemon=True, name=f"logs-{container.short_id}")

@@ -69,7 +69,11 @@ class DockerService:
 
     def is_alive(self) -> bool:
         try:
-            return bool(self._state().get("Running")) and self._ip is not None and tcp_accepts(self.host, self.port)
+            return (
+                bool(self._state().get("Running"))
+                and self._ip is not None
+                and tcp_accepts(self.host, self.port)
+            )
         except NotFound:
             return False
 
@@ -78,7 +82,9 @@ class DockerService:
         try:
             self.container.start()
         except APIError as exc:
-            raise InfrastructureError(f"could not start container for {self.name}: {exc.explanation}") from None
+            raise InfrastructureError(
+                f"could not start container for {self.name}: {exc.explanation}"
+            ) from None
         deadline = time.monotonic() + self.start_timeout_s
         while True:
             state = self._state()
@@ -108,7 +114,7 @@ class DockerService:
         try:
             result = self.container.wait(timeout=timeout)
             return StopOutcome(int(result.get("StatusCode", -1)), time.monotonic() - started, forced=False)
-        except Exception:  # noqa: BLE001 - the wait timing out is the interesting case
+        except Exception:
             with contextlib.suppress(APIError):
                 self.container.kill()
             self.container.wait(timeout=30)
@@ -191,7 +197,9 @@ class DockerServiceFactory:
         """Docker copies an image's folder (with its owner) into an empty volume when a container is
         created: creating one from the runtime image gives /data to the service user. Nothing runs."""
         holder = self.client.containers.create(
-            self.volume_primer, command=["/app/service"], volumes={volume: {"bind": "/data", "mode": "rw"}},
+            self.volume_primer,
+            command=["/app/service"],
+            volumes={volume: {"bind": "/data", "mode": "rw"}},
             labels=self.labels,
         )
         holder.remove(force=True)

@@ -7,6 +7,7 @@ service stopped answering); every other exception is a harness or scenario bug a
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import pytest
@@ -43,6 +44,8 @@ def classify(excinfo: pytest.ExceptionInfo[BaseException] | None, longrepr: str)
         )
     if isinstance(exc, pytest.fail.Exception) and str(exc.msg).startswith(TIMEOUT_MARK):
         seconds = str(exc.msg)[len(TIMEOUT_MARK) :].split("s", 1)[0]
+        with contextlib.suppress(ValueError):
+            seconds = f"{float(seconds):g}"
         return PhaseOutcome("failed", message=f"the scenario did not finish within its {seconds} s budget")
     if isinstance(exc, AssertionError | pytest.fail.Exception):
         message = _first_line(str(exc) or excinfo.exconly())

@@ -105,7 +105,9 @@ def _final_outcome(phases: list[tuple[str, PhaseOutcome]]) -> PhaseOutcome:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
     item.stash[_STARTED] = time.monotonic()
     result = yield
     session = _session(item.config)

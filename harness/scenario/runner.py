@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -49,6 +50,15 @@ def pytest_args(files: Iterable[Path], rootdir: Path, extra: Iterable[str] = ())
     ]
 
 
+def _forget_modules_under(root: Path) -> None:
+    """Drop the scenario modules this run imported. Their names come from paths relative to the exercise
+    (`scenarios.public.test_x`), which other exercises may share; a cached module would shadow theirs."""
+    for name, module in list(sys.modules.items()):
+        filename = getattr(module, "__file__", None)
+        if filename and Path(filename).resolve().is_relative_to(root):
+            del sys.modules[name]
+
+
 def run_scenarios(
     files: list[Path], session: ScenarioSession, *, log_path: Path | None = None, keyword: str | None = None
 ) -> list[ScenarioResult]:
@@ -58,8 +68,11 @@ def run_scenarios(
     extra = ["-k", keyword] if keyword else []
     args = pytest_args(files, session.exercise.root, extra)
     output = io.StringIO()
-    with contextlib.redirect_stdout(output):
-        code = pytest.main(args, plugins=[_SessionInjector(session), plugin])
+    try:
+        with contextlib.redirect_stdout(output):
+            code = pytest.main(args, plugins=[_SessionInjector(session), plugin])
+    finally:
+        _forget_modules_under(session.exercise.root)
     if log_path is not None:
         log_path.write_text(output.getvalue(), encoding="utf-8")
     if session.collection_problems:
