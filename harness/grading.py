@@ -97,7 +97,11 @@ def _environment(exercise: Exercise, docker_version: str | None) -> EnvironmentI
         cpu_count=os.cpu_count() or 0,
         platform=platform.platform(),
         python=platform.python_version(),
-        build_limits={"cpus": spec.build.cpus, "memory_mb": spec.build.memory_mb, "timeout_s": spec.build.timeout_s},
+        build_limits={
+            "cpus": spec.build.cpus,
+            "memory_mb": spec.build.memory_mb,
+            "timeout_s": spec.build.timeout_s,
+        },
         run_limits={
             "cpus": spec.run.cpus,
             "memory_mb": spec.run.memory_mb,
@@ -107,7 +111,9 @@ def _environment(exercise: Exercise, docker_version: str | None) -> EnvironmentI
     )
 
 
-def _whole_run_failure(rubric: Rubric, mode: Mode, failure: BuildFailed | ServiceStartFailed) -> list[ScenarioResult]:
+def _whole_run_failure(
+    rubric: Rubric, mode: Mode, failure: BuildFailed | ServiceStartFailed
+) -> list[ScenarioResult]:
     """One failed stand-in scenario per criterion in scope when nothing could be run at all."""
     return [
         ScenarioResult(
@@ -136,9 +142,7 @@ def assemble(
 ) -> GradeResult:
     criteria = score(rubric, scenarios, visibilities=visibilities(request.mode))
     total, undecided = total_score(criteria)
-    problems = [
-        f"{c.id}: {c.summary}" for c in criteria if c.status == "error"
-    ]
+    problems = [f"{c.id}: {c.summary}" for c in criteria if c.status == "error"]
     return GradeResult(
         exercise=request.exercise.name,
         mode=request.mode,
@@ -181,26 +185,36 @@ class Grader:
             info = SubmissionInfo(source=f"{host}:{port}", kind="external")
             scenarios = self._scenarios(ExternalServiceFactory(host, port))
             return assemble(self.request, self.rubric, self.role, scenarios, info, None, started_at)
-        self.observer.stage("connect to Docker")
-        client = connect()
-        cleanup.sweep_stale(client)
-        try:
-            with _workdir() as workdir:
-                info, image, failure = self._build(client, workdir)
+        with _workdir() as workdir:
+            self.observer.stage("take in the submission")
+            submission = open_submission(
+                self.request.submission,
+                workdir=workdir,
+                ref=self.request.ref,
+                image=self.request.image,
+                limits=IntakeLimits(),
+            )
+            self.observer.stage("connect to Docker")
+            client = connect()
+            cleanup.sweep_stale(client)
+            try:
+                info, image, failure = self._build(client, submission)
                 if failure is not None:
                     scenarios = _whole_run_failure(self.rubric, self.request.mode, failure)
                 else:
                     assert image is not None
                     scenarios = self._run_service(client, image)
-            return assemble(
-                self.request, self.rubric, self.role, scenarios, info, engine_version(client), started_at
-            )
-        finally:
-            cleanup.sweep_run(client, self.run_id)
+            finally:
+                cleanup.sweep_run(client, self.run_id)
+        return assemble(
+            self.request, self.rubric, self.role, scenarios, info, engine_version(client), started_at
+        )
 
     def _run_service(self, client: docker.DockerClient, image: str) -> list[ScenarioResult]:
         primer = ensure_images(client).runtime if self._needs_primer(client, image) else None
-        factory = DockerServiceFactory(client, image, self.request.exercise, self.run_id, volume_primer=primer)
+        factory = DockerServiceFactory(
+            client, image, self.request.exercise, self.run_id, volume_primer=primer
+        )
         try:
             return self._scenarios(factory)
         finally:
@@ -228,13 +242,9 @@ class Grader:
         return run_scenarios(files, session, log_path=log_path, keyword=self.request.keyword)
 
     def _build(
-        self, client: docker.DockerClient, workdir: Path
+        self, client: docker.DockerClient, submission: Submission
     ) -> tuple[SubmissionInfo, str | None, BuildFailed | None]:
         request = self.request
-        self.observer.stage("take in the submission")
-        submission = open_submission(
-            request.submission, workdir=workdir, ref=request.ref, image=request.image, limits=IntakeLimits()
-        )
         if submission.kind == "image":
             return self._prebuilt(client, submission), submission.image, None
         assert submission.root is not None
@@ -242,18 +252,34 @@ class Grader:
         self.observer.stage("prepare images")
         images = ensure_images(client, self.observer.detail)
         self.observer.stage("build the submission")
-        context = retarget(pack_context(submission.root, limits=IntakeLimits()), prefix="src", uid=SERVICE_UID)
+        context = retarget(
+            pack_context(submission.root, limits=IntakeLimits()), prefix="src", uid=SERVICE_UID
+        )
         try:
             if submission.kind == "cargo":
                 built = build_cargo(
-                    client, images, context, digest, request.exercise.spec.build, self.run_id, self.observer.detail
+                    client,
+                    images,
+                    context,
+                    digest,
+                    request.exercise.spec.build,
+                    self.run_id,
+                    self.observer.detail,
                 )
             else:
                 built = build_dockerfile(
-                    client, images, context, digest, request.exercise.spec.build, self.run_id, self.observer.detail
+                    client,
+                    images,
+                    context,
+                    digest,
+                    request.exercise.spec.build,
+                    self.run_id,
+                    self.observer.detail,
                 )
         except BuildFailed as failure:
-            info = _info(submission, digest, BuildInfo(status="failed", duration_s=0.0, log_tail=failure.evidence))
+            info = _info(
+                submission, digest, BuildInfo(status="failed", duration_s=0.0, log_tail=failure.evidence)
+            )
             self._save_log("build.log", failure.evidence or "")
             return info, None, failure
         self._save_log("build.log", built.log)
@@ -295,7 +321,9 @@ def _info(submission: Submission, digest: str, build: BuildInfo) -> SubmissionIn
 def _built_info(submission: Submission, digest: str, built: BuiltImage) -> SubmissionInfo:
     tail = built.log[-4000:] if built.log else None
     build = BuildInfo(status="built", duration_s=built.duration_s, log_tail=tail, binary=built.binary)
-    return _info(submission, digest, build).model_copy(update={"image": built.ref, "image_digest": built.digest})
+    return _info(submission, digest, build).model_copy(
+        update={"image": built.ref, "image_digest": built.digest}
+    )
 
 
 def grade(request: GradeRequest, observer: Observer | None = None) -> GradeResult:
