@@ -51,7 +51,7 @@ def handled(command: F) -> F:
             abort(terminal, "interrupted; the run's containers, networks and volumes were removed")
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
-        except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, traceback to a file
+        except Exception as exc:
             fd, path = tempfile.mkstemp(prefix="harness-crash-", suffix=".txt")
             with os.fdopen(fd, "w") as handle:
                 handle.write(traceback.format_exc())
@@ -85,7 +85,11 @@ def main() -> None:
 
 
 _exercise_option = click.option(
-    "-e", "--exercise", required=True, metavar="NAME", help="Exercise name (see `harness exercises`) or folder."
+    "-e",
+    "--exercise",
+    required=True,
+    metavar="NAME",
+    help="Exercise name (see `harness exercises`) or folder.",
 )
 _out_option = click.option(
     "--out",
@@ -160,7 +164,9 @@ def _run_grade(
 @click.option("-k", "keyword", metavar="EXPR", help="Only scenarios matching this pytest -k expression.")
 @_out_option
 @click.option("--fail-under", type=float, metavar="N", help="Exit 1 when the total is below N (0-100).")
-@click.option("--json", "json_only", is_flag=True, help="Print results.json to stdout instead of the scorecard.")
+@click.option(
+    "--json", "json_only", is_flag=True, help="Print results.json to stdout instead of the scorecard."
+)
 @handled
 def grade(
     submission: str | None,
@@ -207,7 +213,12 @@ def grade(
 @_out_option
 @handled
 def check(
-    submission: str | None, exercise: str, address: str | None, seed: int | None, keyword: str | None, out: Path
+    submission: str | None,
+    exercise: str,
+    address: str | None,
+    seed: int | None,
+    keyword: str | None,
+    out: Path,
 ) -> None:
     """Self-check your work on the public scenarios, with what was sent, what came back, and a command
     to reproduce each failure.
@@ -310,3 +321,7 @@ def gc(everything: bool) -> None:
     Terminal().note(
         f"removed {report.containers} container(s), {report.networks} network(s), {report.volumes} volume(s)"
     )
+
+
+if __name__ == "__main__":
+    main()

@@ -35,8 +35,10 @@ def library_closure(binary: Path) -> list[Path]:
 
 
 def _entries(binary: Path) -> Iterator[tuple[str, Path]]:
-    yield binary.as_posix().lstrip("/"), binary
-    for library in library_closure(binary):
+    # Keep the name the program was called by: redis-server is a link to redis-check-rdb and picks its
+    # personality from argv[0].
+    yield binary.as_posix().lstrip("/"), binary.resolve()
+    for library in library_closure(binary.resolve()):
         yield library.as_posix().lstrip("/"), library.resolve()
 
 
@@ -85,7 +87,7 @@ def image_from_host_binary(
             f"'{program}' is not installed on this machine", hint=f"apt-get install {program}"
         )
     buffer = io.BytesIO()
-    write_host_binary_tar(Path(found).resolve(), buffer)
+    write_host_binary_tar(Path(found), buffer)
     repository, _, version = tag.partition(":")
     changes = [
         f"CMD {json.dumps(command)}",
