@@ -68,6 +68,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             session.collection_problems.append(
                 f"{item.nodeid}: criterion '{criterion}' is not in the exercise's rubric"
             )
+    if session.collection_problems:
+        items.clear()  # a malformed exercise must not run half its scenarios; the runner reports it
     if session.on_collected is not None:
         session.on_collected(len(items))
 
