@@ -37,6 +37,14 @@ def _log_tail(container: Container, tail_bytes: int) -> str:
 
 
 @dataclass
+class StartMemo:
+    """The services of one image fail to start the same way every time: the first failure is kept and
+    repeated at once, so fifty scenarios do not each wait out the readiness deadline."""
+
+    failure: ServiceStartFailed | None = None
+
+
+@dataclass
 class DockerService:
     """One service container; `start` waits until it accepts TCP connections or fails with its log."""
 
@@ -45,6 +53,7 @@ class DockerService:
     port: int
     name: str
     start_timeout_s: float
+    memo: StartMemo = field(default_factory=StartMemo)
     managed: bool = True
     _ip: str | None = field(default=None, init=False)
 
@@ -79,6 +88,17 @@ class DockerService:
 
     def start(self) -> None:
         """Start and wait until the port accepts connections; fail fast if the process exits."""
+        if self.memo.failure is not None:
+            raise ServiceStartFailed(self.memo.failure.message, evidence=self.memo.failure.evidence)
+        try:
+            self._start_and_wait()
+        except ServiceStartFailed as failure:
+            self.memo.failure = failure
+            with contextlib.suppress(APIError):
+                self.container.kill()  # a service that never listened would otherwise keep running
+            raise
+
+    def _start_and_wait(self) -> None:
         try:
             self.container.start()
         except APIError as exc:
@@ -161,7 +181,7 @@ class DockerServiceFactory:
         self._counter = itertools.count(1)
         self._network: Network | None = None
         self._shared: DockerService | None = None
-        self._start_failure: ServiceStartFailed | None = None
+        self._memo = StartMemo()
         self._volumes: list[str] = []
 
     def network(self) -> Network:
@@ -191,7 +211,9 @@ class DockerServiceFactory:
             network=self.network().name,
             **options,
         )
-        return DockerService(self.client, container, spec.service.port, name, spec.service.start_timeout_s)
+        return DockerService(
+            self.client, container, spec.service.port, name, spec.service.start_timeout_s, self._memo
+        )
 
     def _prime(self, volume: str) -> None:
         """Docker copies an image's folder (with its owner) into an empty volume when a container is
@@ -204,31 +226,21 @@ class DockerServiceFactory:
         )
         holder.remove(force=True)
 
-    def _start(self, service: DockerService) -> None:
-        # A service that cannot start fails the same way every time: say so once, then fail fast.
-        if self._start_failure is not None:
-            raise ServiceStartFailed(self._start_failure.message, evidence=self._start_failure.evidence)
-        try:
-            service.start()
-        except ServiceStartFailed as failure:
-            self._start_failure = failure
-            raise
-
-    def shared(self) -> ServiceHandle:
+    def shared(self) -> tuple[ServiceHandle, str | None]:
         if self._shared is None:
             self._shared = self._create("shared")
-        if not self._shared.is_alive():
-            if self._shared._ip is None:
-                self._start(self._shared)
-            else:
-                self._shared.restart()
-        return self._shared
+            self._shared.start()
+            return self._shared, None
+        if self._shared.is_alive():
+            return self._shared, None
+        self._shared.restart()
+        return self._shared, "the shared service was not running when this scenario began; it was restarted"
 
     @contextlib.contextmanager
     def _fresh(self, name: str) -> Iterator[ServiceHandle]:
         service = self._create(name)
         try:
-            self._start(service)
+            service.start()
             yield service
         finally:
             service.remove()

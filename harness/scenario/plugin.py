@@ -164,10 +164,9 @@ def evidence(request: pytest.FixtureRequest) -> EvidenceLog:
 @pytest.fixture
 def service(request: pytest.FixtureRequest, evidence: EvidenceLog) -> ServiceHandle:
     """The shared, already started service. Restarted (keeping /data) if an earlier scenario left it dead."""
-    handle = _session(request.config).services.shared()
-    if handle.managed and not handle.is_alive():
-        evidence.note("the shared service was not running when this scenario began; it was restarted")
-        handle.restart()
+    handle, note = _session(request.config).services.shared()
+    if note:
+        evidence.note(note)
     evidence.watch(handle)
     return handle
 

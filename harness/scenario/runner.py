@@ -74,6 +74,7 @@ def run_scenarios(
     finally:
         _forget_modules_under(session.exercise.root)
     if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text(output.getvalue(), encoding="utf-8")
     if session.collection_problems:
         raise ExerciseError(

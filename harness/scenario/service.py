@@ -55,8 +55,9 @@ class ServiceHandle(Protocol):
 class ServiceFactory(Protocol):
     """Creates services for one scenario run."""
 
-    def shared(self) -> ServiceHandle:
-        """The long-lived service most scenarios share; restarted if a previous scenario killed it."""
+    def shared(self) -> tuple[ServiceHandle, str | None]:
+        """The long-lived service most scenarios share, started; restarted (keeping /data) if an earlier
+        scenario left it dead, with a note saying so for the evidence."""
 
     def fresh(self, name: str) -> AbstractContextManager[ServiceHandle]:
         """A service of its own with an empty /data, removed afterwards."""
@@ -120,8 +121,8 @@ class ExternalServiceFactory:
     host: str
     port: int
 
-    def shared(self) -> ServiceHandle:
-        return ExternalService(self.host, self.port)
+    def shared(self) -> tuple[ServiceHandle, str | None]:
+        return ExternalService(self.host, self.port), None
 
     @contextmanager
     def _fresh(self) -> Iterator[ServiceHandle]:

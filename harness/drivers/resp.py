@@ -1,0 +1,886 @@
+"""A synchronous RESP2 client for scenarios, recording a byte-exact transcript.
+
+The codec is written by hand rather than taken from redis-py on purpose: scenarios must send deliberately
+malformed frames (bad lengths, missing CRLFs, a command split at an arbitrary byte) and the evidence shown
+to a candidate must be the exact bytes that went over the wire. redis-py normalises both away (it encodes
+only well-formed commands, retries, reconnects and hides the raw reply bytes).
+
+Everything the service does wrong surfaces as a `CandidateFailure` subclass with a one-line message
+(no reply in time, connection refused, reset or closed, malformed or oversized reply); a raw `OSError`
+never escapes, because the harness would score it as its own error.
+
+Replies decode to small plain values::
+
+    simple string  +OK        -> str            "OK"
+    error          -ERR x     -> RespError      RespError("ERR x")  (a value, not an exception)
+    integer        :3         -> int            3
+    bulk string    $1 v       -> bytes          b"v"
+    null           $-1 / *-1  -> None
+    array          *2 ...     -> list           [b"a", None]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import select
+import shlex
+import socket
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Final, TypeAlias
+
+from harness.errors import CandidateFailure
+
+# --- values --------------------------------------------------------------------------------------------
+
+
+class RespError(str):
+    """An error reply. A value scenarios assert on, never raised.
+
+    Equality is strict about the type: ``RespError("ERR x") != "ERR x"``, so an error reply can never be
+    mistaken for a simple-string reply with the same text.
+    """
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RespError) and str.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = str.__hash__
+
+    def __repr__(self) -> str:
+        return f"RespError({str.__repr__(self)})"
+
+    @property
+    def kind(self) -> str:
+        """The error's first word, e.g. ``ERR`` or ``WRONGTYPE``."""
+        return self.split(" ", 1)[0]
+
+
+Reply: TypeAlias = "RespError | str | int | bytes | list[Reply] | None"
+Arg: TypeAlias = "str | bytes | int"
+
+#: A single reply larger than this is refused: a hostile or broken service must not make the grader
+#: allocate without bound.
+MAX_REPLY_BYTES: Final = 8 * 1024 * 1024
+#: Longest simple-string, error or length line accepted.
+MAX_LINE_BYTES: Final = 64 * 1024
+MAX_DEPTH: Final = 32
+#: Unread reply bytes buffered while a large request is still being sent.
+MAX_BUFFERED_BYTES: Final = 64 * 1024 * 1024
+
+_RECV_CHUNK: Final = 256 * 1024
+_INTEGER = re.compile(rb"-?[0-9]{1,19}")
+_UNSET: Final = object()
+
+# --- failures ------------------------------------------------------------------------------------------
+
+
+class RespFailure(CandidateFailure):
+    """The service misbehaved on a RESP connection."""
+
+
+class ServiceUnreachable(RespFailure):
+    """The connection could not be opened."""
+
+
+class ReplyTimeout(RespFailure):
+    """No (complete) reply arrived in time."""
+
+
+class SendTimeout(RespFailure):
+    """The service stopped reading what was sent to it."""
+
+
+class ConnectionLost(RespFailure):
+    """The service closed or reset the connection while a reply was expected."""
+
+
+class ConnectionNotClosed(RespFailure):
+    """The service kept the connection open (or kept talking) where it should have closed it."""
+
+
+class MalformedReply(RespFailure):
+    """The service sent bytes that are not RESP2."""
+
+
+class ReplyTooLarge(MalformedReply):
+    """A reply exceeded the client's size limits."""
+
+
+# --- rendering -----------------------------------------------------------------------------------------
+
+_ESCAPES: Final = {0x0D: "\\r", 0x0A: "\\n", 0x09: "\\t", 0x5C: "\\\\", 0x22: '\\"'}
+
+
+def escape_bytes(data: bytes) -> str:
+    """Bytes as a double-quoted, escaped string: printable ASCII as is, everything else escaped."""
+    out = []
+    for byte in data:
+        if byte in _ESCAPES:
+            out.append(_ESCAPES[byte])
+        elif 0x20 <= byte < 0x7F:
+            out.append(chr(byte))
+        else:
+            out.append(f"\\x{byte:02x}")
+    return '"' + "".join(out) + '"'
+
+
+def render_bytes(data: bytes, limit: int = 160) -> str:
+    """`escape_bytes`, eliding the middle of long payloads."""
+    if len(data) <= limit:
+        return escape_bytes(data)
+    head, tail = data[: limit * 3 // 4], data[-(limit // 4) :]
+    elided = len(data) - len(head) - len(tail)
+    return f'{escape_bytes(head)[:-1]}\u2026" ({elided} bytes elided) "\u2026{escape_bytes(tail)[1:]}'
+
+
+_PLAIN_ARG = re.compile(rb"[A-Za-z0-9_.:/+\-=@#\[\]{}()<>!?*&^%$~|,;]+")
+
+
+def _show_arg(arg: bytes) -> str:
+    if len(arg) <= 64 and _PLAIN_ARG.fullmatch(arg):
+        return arg.decode("ascii")
+    if len(arg) > 64:
+        return f"<{len(arg)} bytes {render_bytes(arg, 24)}>"
+    return escape_bytes(arg)
+
+
+def describe_command(args: Sequence[bytes]) -> str:
+    """A command as a person would type it: ``SET k "a b"``; long arguments shown by their size."""
+    if not args:
+        return "(empty command)"
+    shown = [_show_arg(a) for a in args[:8]]
+    if len(args) > 8:
+        shown.append(f"\u2026 ({len(args) - 8} more arguments)")
+    return " ".join(shown)
+
+
+def show_reply(reply: Reply, limit: int = 120) -> str:
+    """A reply as redis-cli shows it: ``OK``, ``"v"``, ``(integer) 3``, ``(nil)``, ``(error) ERR x``."""
+    if reply is None:
+        return "(nil)"
+    if isinstance(reply, RespError):
+        return f"(error) {reply}"
+    if isinstance(reply, str):
+        return reply if reply else "(empty simple string)"
+    if isinstance(reply, bool):  # pragma: no cover - never decoded, only guards a scenario's typo
+        return repr(reply)
+    if isinstance(reply, int):
+        return f"(integer) {reply}"
+    if isinstance(reply, bytes):
+        return render_bytes(reply, limit)
+    items = [show_reply(item, limit) for item in reply[:10]]
+    if len(reply) > 10:
+        items.append(f"\u2026 {len(reply) - 10} more")
+    return "[" + ", ".join(items) + "]"
+
+
+# --- encoding ------------------------------------------------------------------------------------------
+
+
+def _arg_bytes(arg: Arg) -> bytes:
+    if isinstance(arg, bytes):
+        return arg
+    if isinstance(arg, str):
+        return arg.encode("utf-8")
+    if isinstance(arg, int) and not isinstance(arg, bool):
+        return str(arg).encode("ascii")
+    raise TypeError(f"a RESP argument must be str, bytes or int, not {type(arg).__name__}")
+
+
+def command_args(args: Iterable[Arg]) -> list[bytes]:
+    return [_arg_bytes(a) for a in args]
+
+
+def encode_command(*args: Arg) -> bytes:
+    """A command as a RESP multibulk of bulk strings."""
+    parts = command_args(args)
+    out = [b"*%d\r\n" % len(parts)]
+    for part in parts:
+        out += [b"$%d\r\n" % len(part), part, b"\r\n"]
+    return b"".join(out)
+
+
+def encode_reply(reply: Reply) -> bytes:
+    """A reply value encoded as a RESP2 server would send it (used by tests and fake servers)."""
+    if reply is None:
+        return b"$-1\r\n"
+    if isinstance(reply, RespError):
+        return b"-" + reply.encode("utf-8") + b"\r\n"
+    if isinstance(reply, str):
+        return b"+" + reply.encode("utf-8") + b"\r\n"
+    if isinstance(reply, int):
+        return b":%d\r\n" % reply
+    if isinstance(reply, bytes):
+        return b"$%d\r\n%s\r\n" % (len(reply), reply)
+    return b"*%d\r\n" % len(reply) + b"".join(encode_reply(item) for item in reply)
+
+
+# --- decoding ------------------------------------------------------------------------------------------
+
+
+class _Incomplete(Exception):
+    """More bytes are needed; `need` is the buffer length below which trying again is pointless."""
+
+    def __init__(self, need: int) -> None:
+        super().__init__(need)
+        self.need = need
+
+
+class RespParser:
+    """Incremental RESP2 decoder: `feed` bytes as they arrive, take complete replies with `next_reply`.
+
+    Bounded: a reply larger than `max_reply_bytes`, a line longer than `max_line_bytes` or nesting deeper
+    than `max_depth` raises `ReplyTooLarge` / `MalformedReply` as soon as it is announced, before the
+    bytes arrive, so a length header of 2**62 costs nothing.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_reply_bytes: int = MAX_REPLY_BYTES,
+        max_line_bytes: int = MAX_LINE_BYTES,
+        max_depth: int = MAX_DEPTH,
+    ) -> None:
+        self._buf = bytearray()
+        self._need = 0
+        self.max_reply_bytes = max_reply_bytes
+        self.max_line_bytes = max_line_bytes
+        self.max_depth = max_depth
+
+    def feed(self, data: bytes) -> None:
+        self._buf += data
+
+    @property
+    def pending(self) -> bytes:
+        """Bytes received but not yet part of a complete reply."""
+        return bytes(self._buf)
+
+    def next_reply(self) -> tuple[Reply, bytes] | None:
+        """The next complete reply and the exact bytes it was made of, or None if it has not arrived yet."""
+        if not self._buf or len(self._buf) < self._need:
+            return None
+        try:
+            value, end = self._parse(0, 0)
+        except _Incomplete as incomplete:
+            self._need = incomplete.need
+            return None
+        raw = bytes(self._buf[:end])
+        del self._buf[:end]
+        self._need = 0
+        return value, raw
+
+    def _line(self, pos: int) -> tuple[bytes, int]:
+        """The line starting at `pos` (without CRLF) and the offset after it."""
+        limit = pos + self.max_line_bytes + 2
+        newline = self._buf.find(b"\n", pos, limit)
+        if newline < 0:
+            if len(self._buf) >= limit:
+                raise MalformedReply(f"a reply line is longer than {self.max_line_bytes} bytes")
+            raise _Incomplete(len(self._buf) + 1)
+        if newline == pos or self._buf[newline - 1] != 0x0D:
+            line = bytes(self._buf[pos : newline + 1])
+            raise MalformedReply(f"a reply line ends in a bare LF, not CRLF: {render_bytes(line, 60)}")
+        return bytes(self._buf[pos + 1 : newline - 1]), newline + 1
+
+    def _length(self, pos: int) -> tuple[int, int]:
+        text, end = self._line(pos)
+        if not _INTEGER.fullmatch(text):
+            kind = chr(self._buf[pos])
+            raise MalformedReply(f"'{kind}' is not followed by a valid length: {render_bytes(text, 40)}")
+        return int(text), end
+
+    def _check_size(self, end: int) -> None:
+        if end > self.max_reply_bytes:
+            raise ReplyTooLarge(
+                f"a reply announces more than {self.max_reply_bytes // (1024 * 1024)} MiB "
+                f"(the client's limit for a single reply)"
+            )
+
+    def _parse(self, pos: int, depth: int) -> tuple[Reply, int]:
+        if pos >= len(self._buf):
+            raise _Incomplete(pos + 1)
+        kind = self._buf[pos]
+        if kind == 0x2B:  # +
+            text, end = self._line(pos)
+            return text.decode("utf-8", "backslashreplace"), end
+        if kind == 0x2D:  # -
+            text, end = self._line(pos)
+            return RespError(text.decode("utf-8", "backslashreplace")), end
+        if kind == 0x3A:  # :
+            text, end = self._line(pos)
+            if not _INTEGER.fullmatch(text):
+                raise MalformedReply(f"integer reply is not an integer: {render_bytes(text, 40)}")
+            return int(text), end
+        if kind == 0x24:  # $
+            length, start = self._length(pos)
+            if length == -1:
+                return None, start
+            if length < 0:
+                raise MalformedReply(f"bulk string with negative length {length}")
+            end = start + length + 2
+            self._check_size(end)
+            if len(self._buf) < end:
+                raise _Incomplete(end)
+            if self._buf[end - 2 : end] != b"\r\n":
+                raise MalformedReply(f"bulk string of {length} bytes is not followed by CRLF")
+            return bytes(self._buf[start : end - 2]), end
+        if kind == 0x2A:  # *
+            count, cursor = self._length(pos)
+            if count == -1:
+                return None, cursor
+            if count < 0:
+                raise MalformedReply(f"array with negative length {count}")
+            if depth >= self.max_depth:
+                raise MalformedReply(f"arrays nested more than {self.max_depth} deep")
+            # Every element takes at least 3 bytes, so this bounds the list before it is built.
+            self._check_size(cursor + 3 * count)
+            items: list[Reply] = []
+            for _ in range(count):
+                item, cursor = self._parse(cursor, depth + 1)
+                self._check_size(cursor)
+                items.append(item)
+            return items, cursor
+        raise MalformedReply(
+            f"a reply starts with {render_bytes(bytes([kind]))}, which is not a RESP2 type "
+            "(expected one of + - : $ *)"
+        )
+
+
+# --- transcript ----------------------------------------------------------------------------------------
+
+_HEAD_BYTES: Final = 200
+_TAIL_BYTES: Final = 60
+
+
+@dataclass
+class _Clip:
+    """Bytes kept for display: the head and tail of everything added, and the total size."""
+
+    head: bytearray = field(default_factory=bytearray)
+    tail: bytearray = field(default_factory=bytearray)
+    total: int = 0
+
+    def add(self, data: bytes) -> None:
+        self.total += len(data)
+        room = _HEAD_BYTES - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data:
+            self.tail = (self.tail + data)[-_TAIL_BYTES:]
+
+    def render(self) -> str:
+        if self.total <= len(self.head) + len(self.tail):
+            return render_bytes(bytes(self.head + self.tail), _HEAD_BYTES + _TAIL_BYTES)
+        elided = self.total - len(self.head) - len(self.tail)
+        return (
+            f'{escape_bytes(bytes(self.head))[:-1]}\u2026" ({elided} bytes elided) '
+            f'"\u2026{escape_bytes(bytes(self.tail))[1:]}'
+        )
+
+
+@dataclass
+class _Send:
+    """One write (or several consecutive raw writes with nothing read in between)."""
+
+    at: float
+    clip: _Clip
+    full: bytearray | None
+    commands: list[list[bytes]] | None
+    """The commands, when the bytes are well-formed commands built by `call`/`pipeline`/`send`."""
+    writes: list[int] = field(default_factory=list)
+    last_at: float = 0.0
+
+
+@dataclass
+class _Event:
+    at: float
+    kind: str  # "send" | "recv" | "note"
+    send: _Send | None = None
+    clip: _Clip | None = None
+    replies: int = 0
+    text: str = ""
+
+
+_MAX_EVENTS: Final = 300
+_REPRO_SENDS: Final = 5
+_MAX_REPRO_CHARS: Final = 1800
+_REPRO_RUN: Final = 128
+_CLI_UNSAFE_COMMANDS: Final = frozenset(
+    {b"SUBSCRIBE", b"UNSUBSCRIBE", b"PSUBSCRIBE", b"PUNSUBSCRIBE", b"QUIT"}
+)
+
+
+def _printf_segment(data: bytes) -> str:
+    """A `printf` format string producing exactly `data` (octal escapes: POSIX printf has no \\x)."""
+    out = []
+    for index, byte in enumerate(data):
+        if byte == 0x0D:
+            out.append("\\r")
+        elif byte == 0x0A:
+            out.append("\\n")
+        elif byte == 0x5C:
+            out.append("\\\\")
+        elif byte == 0x25:
+            out.append("%%")
+        elif byte == 0x27 or (byte == 0x2D and index == 0) or not 0x20 <= byte < 0x7F:
+            out.append(f"\\{byte:03o}")
+        else:
+            out.append(chr(byte))
+    return "printf '" + "".join(out) + "'"
+
+
+def _shell_pieces(data: bytes) -> list[bytes | str]:
+    """`data` as literal byte strings and run generators (shell text), adjacent literals merged."""
+    parts: list[bytes | str] = []
+    literal_start = 0
+    index = 0
+    while index < len(data):
+        run_end = index
+        while run_end < len(data) and data[run_end] == data[index]:
+            run_end += 1
+        if run_end - index >= _REPRO_RUN:
+            if literal_start < index:
+                parts.append(data[literal_start:index])
+            byte = data[index]
+            generator = f"head -c {run_end - index} /dev/zero"
+            parts.append(generator if byte == 0 else f"{generator} | tr '\\000' '\\{byte:03o}'")
+            literal_start = run_end
+        index = run_end
+    if literal_start < len(data):
+        parts.append(data[literal_start:])
+    return parts
+
+
+def _cli_safe(command: list[bytes]) -> bool:
+    if not command or command[0].upper() in _CLI_UNSAFE_COMMANDS:
+        return False
+    for arg in command:
+        if len(arg) > 200:
+            return False
+        try:
+            text = arg.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+            return False
+    return True
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+# --- the client ----------------------------------------------------------------------------------------
+
+
+class RespClient:
+    """One RESP connection to the service under test; every byte in and out goes into its transcript.
+
+    Not thread-safe: give each thread its own client.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float,
+        label: str,
+        repro_address: tuple[str, int],
+        max_reply_bytes: int = MAX_REPLY_BYTES,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.label = label
+        self.repro_address = repro_address
+        self._parser = RespParser(max_reply_bytes=max_reply_bytes)
+        self._started = time.monotonic()
+        self._events: deque[_Event] = deque(maxlen=_MAX_EVENTS)
+        self._dropped_events = 0
+        self._sends: deque[_Send] = deque()
+        self._last_sent = "(nothing sent yet)"
+        self._eof: str | None = None
+        """Why the connection is over ("closed", "reset", ...), once it is."""
+        self._closed_by_us = False
+        try:
+            self._sock = socket.create_connection((host, port), timeout=timeout)
+        except TimeoutError:
+            raise ServiceUnreachable(
+                f"could not connect to {host}:{port} within {_seconds(timeout)} s"
+            ) from None
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).lower()
+            raise ServiceUnreachable(f"could not connect to {host}:{port}: {reason}") from None
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    # -- context manager / lifecycle
+
+    def __enter__(self) -> RespClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if self._closed_by_us:
+            return
+        self._closed_by_us = True
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+    @property
+    def is_closed(self) -> bool:
+        """True once the service closed or reset the connection (as far as this client has seen)."""
+        return self._eof is not None
+
+    # -- sending
+
+    def call(self, *args: Arg, expect: object = _UNSET, timeout: float | None = None) -> Reply:
+        """Send one command and return its reply; with `expect`, also assert the reply equals it."""
+        command = command_args(args)
+        what = describe_command(command)
+        self._send(encode_command(*command), [command], what)
+        reply = self._read(timeout, f"to {what}")
+        if expect is not _UNSET:
+            expect_reply(reply, expect, what)
+        return reply
+
+    def send(self, *args: Arg) -> None:
+        """Send one well-formed command without reading its reply."""
+        command = command_args(args)
+        self._send(encode_command(*command), [command], describe_command(command))
+
+    def send_raw(self, data: bytes) -> None:
+        """Send bytes exactly as given (malformed frames, inline commands, partial commands)."""
+        self._send(data, None, f"the bytes {render_bytes(data, 40)}")
+
+    def pipeline(
+        self, commands: Sequence[Sequence[Arg]], *, expect: object = _UNSET, timeout: float | None = None
+    ) -> list[Reply]:
+        """Send every command in one write, then read one reply per command (in order)."""
+        encoded = [command_args(c) for c in commands]
+        self._send(b"".join(encode_command(*c) for c in encoded), encoded, f"a pipeline of {len(encoded)}")
+        replies: list[Reply] = []
+        for index, command in enumerate(encoded):
+            what = f"command {index + 1} of a pipeline of {len(encoded)} ({describe_command(command)})"
+            replies.append(self._read(timeout, f"to {what}"))
+        if expect is not _UNSET:
+            expect_reply(replies, expect, f"a pipeline of {len(encoded)} commands")
+        return replies
+
+    def read_reply(self, timeout: float | None = None) -> Reply:
+        """The next reply (or pushed message), waiting up to `timeout` (default: the client's)."""
+        return self._read(timeout, f"after {self._last_sent}")
+
+    def expect_closed(self, timeout: float = 2.0) -> None:
+        """Assert the service closes the connection within `timeout`, sending nothing more first."""
+        after = self._last_sent
+        leftover = self._parser.pending
+        if leftover:
+            self._note(f"expected the connection to close; unread bytes {render_bytes(leftover, 80)}")
+            raise ConnectionNotClosed(
+                f"expected the service to close the connection after {after}, "
+                f"but it sent more first: {render_bytes(leftover, 60)}"
+            )
+        deadline = time.monotonic() + timeout
+        while self._eof is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._note(f"connection still open {_seconds(timeout)} s later")
+                raise ConnectionNotClosed(
+                    f"expected the service to close the connection after {after}, "
+                    f"but it was still open {_seconds(timeout)} s later"
+                )
+            data = self._recv(remaining)
+            if data:
+                self._record_recv(data, replies=0)
+                raise ConnectionNotClosed(
+                    f"expected the service to close the connection after {after}, "
+                    f"but it sent {render_bytes(data, 60)}"
+                )
+
+    def expect_silence(self, seconds: float) -> None:
+        """Assert nothing arrives within `seconds` (e.g. no message on an unsubscribed channel)."""
+        leftover = self._parser.pending
+        if not leftover:
+            deadline = time.monotonic() + seconds
+            while self._eof is None and (remaining := deadline - time.monotonic()) > 0:
+                data = self._recv(remaining)
+                if data:
+                    self._parser.feed(data)
+                    break
+            leftover = self._parser.pending
+        if leftover:
+            got = self._parser.next_reply()
+            if got is not None:
+                self._record_recv(got[1], replies=1)
+                shown = show_reply(got[0])
+            else:
+                shown = render_bytes(leftover, 60)
+            raise AssertionError(
+                f"expected nothing more after {self._last_sent} for {_seconds(seconds)} s, got {shown}"
+            )
+
+    # -- evidence
+
+    def transcript(self) -> str:
+        lines = [f"{self.label} ({self.host}:{self.port}):"]
+        if self._dropped_events:
+            lines.append(f"  \u2026 {self._dropped_events} earlier events not shown")
+        for event in self._events:
+            stamp = f"  [{event.at:7.3f} s] "
+            if event.kind == "send" and event.send is not None:
+                lines.append(stamp + ">> " + self._render_send(event.send))
+            elif event.kind == "recv" and event.clip is not None:
+                count = f"{event.replies} replies: " if event.replies > 1 else ""
+                lines.append(stamp + "<< " + count + event.clip.render())
+            else:
+                lines.append(stamp + "-- " + event.text)
+        return "\n".join(lines) if len(lines) > 1 else ""
+
+    def reproduce(self) -> str | None:
+        sends = [s for s in self._sends if s.full is not None]
+        for start in range(len(sends)):
+            command = self._repro_command(sends[start:])
+            if command is not None and len(command) <= _MAX_REPRO_CHARS:
+                return command
+        return None
+
+    # -- internals
+
+    def _now(self) -> float:
+        return time.monotonic() - self._started
+
+    def _push(self, event: _Event) -> None:
+        if len(self._events) == _MAX_EVENTS:
+            self._dropped_events += 1
+        self._events.append(event)
+
+    def _note(self, text: str) -> None:
+        self._push(_Event(self._now(), "note", text=text))
+
+    def _render_send(self, send: _Send) -> str:
+        if send.commands is not None:
+            shown = [describe_command(c) for c in send.commands[:6]]
+            if len(send.commands) > 6:
+                shown.append(f"\u2026 ({len(send.commands) - 6} more)")
+            text = " | ".join(shown)
+            if len(send.commands) > 1:
+                text = f"pipeline of {len(send.commands)}: {text}"
+        else:
+            text = "raw " + send.clip.render()
+        if len(send.writes) > 1:
+            sizes = " + ".join(str(w) for w in send.writes) if len(send.writes) <= 6 else None
+            text += f"  (in {len(send.writes)} writes" + (f": {sizes} bytes)" if sizes else ")")
+        return text
+
+    def _record_send(self, data: bytes, commands: list[list[bytes]] | None) -> _Send:
+        now = self._now()
+        last = self._events[-1] if self._events else None
+        if (
+            commands is None
+            and last is not None
+            and last.kind == "send"
+            and last.send is not None
+            and last.send.commands is None
+        ):
+            send = last.send  # consecutive raw writes with nothing read in between: one event
+            send.clip.add(data)
+            if send.full is not None:
+                send.full += data
+            send.writes.append(len(data))
+            send.last_at = now
+            return send
+        clip = _Clip()
+        clip.add(data)
+        send = _Send(now, clip, bytearray(data), commands, [len(data)], now)
+        if len(self._sends) == _REPRO_SENDS:
+            self._sends.popleft().full = None  # only the last few writes are kept whole
+        self._sends.append(send)
+        self._push(_Event(now, "send", send=send))
+        return send
+
+    def _record_recv(self, raw: bytes, *, replies: int) -> None:
+        last = self._events[-1] if self._events else None
+        if last is not None and last.kind == "recv" and last.clip is not None and replies:
+            last.clip.add(raw)
+            last.replies += replies
+            return
+        clip = _Clip()
+        clip.add(raw)
+        self._push(_Event(self._now(), "recv", clip=clip, replies=replies))
+
+    def _mark_eof(self, reason: str) -> None:
+        if self._eof is None:
+            self._eof = reason
+            self._note(f"connection {reason} by the service")
+
+    def _recv(self, timeout: float) -> bytes:
+        """Up to one chunk, b"" on timeout or end of connection (recorded in `_eof`)."""
+        if self._eof is not None:
+            return b""
+        if self._closed_by_us:
+            raise ConnectionLost(f"{self.label} was already closed by the scenario")
+        try:
+            self._sock.settimeout(max(timeout, 0.001))
+            data = self._sock.recv(_RECV_CHUNK)
+        except TimeoutError:
+            return b""
+        except ConnectionResetError:
+            self._mark_eof("reset")
+            return b""
+        except OSError as exc:
+            self._mark_eof(f"failed ({(exc.strerror or str(exc)).lower()})")
+            return b""
+        if not data:
+            self._mark_eof("closed")
+        return data
+
+    def _send(self, data: bytes, commands: list[list[bytes]] | None, what: str) -> None:
+        send = self._record_send(data, commands)
+        if commands is None and send.full is not None and len(send.writes) > 1:
+            what = f"the bytes {render_bytes(bytes(send.full), 40)}"  # all of a request sent piecemeal
+        self._last_sent = what
+        if self._closed_by_us:
+            raise ConnectionLost(f"{self.label} was already closed by the scenario")
+        if self._eof is not None:
+            raise ConnectionLost(
+                f"could not send {what}: the connection was already {self._eof} by the service"
+            )
+        view = memoryview(data)
+        deadline = time.monotonic() + self.timeout
+        sent = 0
+        while sent < len(data):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._note(f"only {sent} of {len(data)} bytes accepted in {_seconds(self.timeout)} s")
+                raise SendTimeout(
+                    f"the service stopped reading: only {sent} of {len(data)} bytes of {what} "
+                    f"were accepted within {_seconds(self.timeout)} s"
+                )
+            # Read while writing, so a service that answers before it has read everything (or closes
+            # early, as it should on a protocol error) cannot deadlock against a large write.
+            readable, writable, _ = select.select([self._sock], [self._sock], [], remaining)
+            if readable:
+                chunk = self._recv(0.001)
+                if chunk:
+                    self._parser.feed(chunk)
+                    if len(self._parser.pending) > MAX_BUFFERED_BYTES:
+                        raise ReplyTooLarge(
+                            f"the service sent more than {MAX_BUFFERED_BYTES // (1024 * 1024)} MiB "
+                            f"of unread replies while {what} was being sent"
+                        )
+                if self._eof is not None:
+                    break
+            if writable:
+                try:
+                    self._sock.settimeout(max(remaining, 0.001))
+                    sent += self._sock.send(view[sent:])
+                except TimeoutError:
+                    continue
+                except (BrokenPipeError, ConnectionResetError):
+                    self._mark_eof("reset")
+                    break
+                except OSError as exc:
+                    self._mark_eof(f"failed ({(exc.strerror or str(exc)).lower()})")
+                    break
+        if sent < len(data):
+            # Not a failure by itself: a service rejecting a frame may close before reading it all.
+            # The next read tells whether that was right.
+            self._note(f"the service stopped reading after {sent} of {len(data)} bytes")
+
+    def _read(self, timeout: float | None, what: str) -> Reply:
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                got = self._parser.next_reply()
+            except MalformedReply as exc:
+                self._note(f"malformed reply: {exc.message}; bytes {render_bytes(self._parser.pending, 80)}")
+                raise type(exc)(f"{exc.message} (in the reply {what})") from None
+            if got is not None:
+                value, raw = got
+                self._record_recv(raw, replies=1)
+                return value
+            if self._eof is not None:
+                partial = self._parser.pending
+                if partial:
+                    self._record_recv(partial, replies=0)
+                    raise ConnectionLost(
+                        f"the connection was {self._eof} by the service in the middle of the reply {what} "
+                        f"(after {len(partial)} bytes)"
+                    )
+                raise ConnectionLost(
+                    f"the connection was {self._eof} by the service instead of a reply {what}"
+                )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                partial = self._parser.pending
+                suffix = f" (only {len(partial)} bytes of it arrived)" if partial else ""
+                self._note(f"no reply within {_seconds(limit)} s {what}{suffix}")
+                if partial:
+                    self._record_recv(partial, replies=0)
+                raise ReplyTimeout(f"no reply within {_seconds(limit)} s {what}{suffix}")
+            data = self._recv(remaining)
+            if data:
+                self._parser.feed(data)
+
+    def _repro_command(self, sends: list[_Send]) -> str | None:
+        """One shell line replaying `sends` against the candidate's own service (with the pauses)."""
+        host, port = self.repro_address
+        commands = [c for s in sends for c in (s.commands or [])]
+        plain = (
+            all(s.commands is not None for s in sends)
+            and len(commands) <= 6
+            and all(_cli_safe(c) for c in commands)
+        )
+        pieces: list[bytes | str] = []
+        previous_end: float | None = None
+        for send in sends:
+            if send.full is None:
+                return None
+            if previous_end is not None and send.at - previous_end >= 0.05:
+                pieces.append(f"sleep {send.at - previous_end:.2f}")
+            previous_end = send.last_at
+            if plain:
+                pieces += [
+                    shlex.join(["redis-cli", "-h", host, "-p", str(port), *(a.decode() for a in c)])
+                    for c in send.commands or []
+                ]
+            else:
+                for piece in _shell_pieces(bytes(send.full)):
+                    if isinstance(piece, bytes) and pieces and isinstance(pieces[-1], bytes):
+                        pieces[-1] += piece  # one printf for bytes written back to back
+                    else:
+                        pieces.append(piece)
+        shell = [_printf_segment(p) if isinstance(p, bytes) else p for p in pieces]
+        if plain:
+            return "; ".join(shell)
+        body = shell[0] if len(shell) == 1 else "{ " + "; ".join(shell) + "; }"
+        return f"{body} | nc -q1 {shlex.quote(host)} {port}"
+
+
+def expect_reply(actual: object, expected: object, what: str) -> None:
+    """Assert a reply equals the expected value, saying what was expected and what came back.
+
+    `RespError` compares unequal to a plain str, so an error never passes for a simple-string reply.
+    """
+    if actual != expected:
+        raise AssertionError(f"{what}: expected {_show(expected)}, got {_show(actual)}")
+
+
+def _show(value: object) -> str:
+    if value is None or isinstance(value, str | int | bytes | list):
+        return show_reply(value)
+    return repr(value)
