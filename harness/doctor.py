@@ -38,18 +38,30 @@ def run_checks() -> list[Check]:
         checks.append(Check("harness images", True, f"{wanted.builder}, {wanted.runtime}"))
     elif rootfs.can_debootstrap():
         checks.append(
-            Check("harness images", True, "not built yet; created on first grade (about a minute), or run "
-                  "'harness prepare'")
+            Check(
+                "harness images",
+                True,
+                "not built yet; created on first grade (about a minute), or run 'harness prepare'",
+            )
         )
     else:
         checks.append(
-            Check("harness images", False, "missing, and debootstrap is not available as root: run scripts/install")
+            Check(
+                "harness images",
+                False,
+                "missing, and debootstrap is not available as root: run scripts/install",
+            )
         )
     free = shutil.disk_usage(cache_dir()).free // (1024**3)
     checks.append(Check("disk", free >= 5, f"{free} GiB free under {cache_dir()} (5 GiB or more wanted)"))
     checks.append(
-        Check("redis-server", shutil.which("redis-server") is not None,
-              "found (used by the test suite as an oracle)" if shutil.which("redis-server")
-              else "not installed (only the test suite needs it)", optional=True)
+        Check(
+            "redis-server",
+            shutil.which("redis-server") is not None,
+            "found (used by the test suite as an oracle)"
+            if shutil.which("redis-server")
+            else "not installed (only the test suite needs it)",
+            optional=True,
+        )
     )
     return checks

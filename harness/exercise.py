@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import ExerciseError
+from harness.yamlfile import load_model
 
 Visibility = Literal["public", "hidden"]
 
@@ -109,22 +109,7 @@ def exercises_dir() -> Path:
 
 def load_exercise_file(path: Path) -> ExerciseSpec:
     """Parse and validate one exercise.yaml, naming the file and field on any error."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ExerciseError(f"cannot read {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ExerciseError(f"{path}{where}: not valid YAML", hint="fix the syntax") from None
-    if not isinstance(raw, dict):
-        raise ExerciseError(f"{path}: expected a mapping of fields at the top level")
-    try:
-        return ExerciseSpec.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise ExerciseError(f"{path}: field '{field}': {first['msg']}") from None
+    return load_model(path, ExerciseSpec, ExerciseError, "exercise")
 
 
 def load_exercise(name_or_path: str) -> Exercise:

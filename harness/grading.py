@@ -252,27 +252,21 @@ class Grader:
         self.observer.stage("prepare images")
         images = ensure_images(client, self.observer.detail)
         self.observer.stage("build the submission")
-        context = retarget(
-            pack_context(submission.root, limits=IntakeLimits()), prefix="src", uid=SERVICE_UID
-        )
+        packed = pack_context(submission.root, limits=IntakeLimits())
+        build_limits = request.exercise.spec.build
         try:
             if submission.kind == "cargo":
+                context = retarget(packed, prefix="src", uid=SERVICE_UID)
                 built = build_cargo(
-                    client,
-                    images,
-                    context,
-                    digest,
-                    request.exercise.spec.build,
-                    self.run_id,
-                    self.observer.detail,
+                    client, images, context, digest, build_limits, self.run_id, self.observer.detail
                 )
             else:
                 built = build_dockerfile(
                     client,
                     images,
-                    context,
+                    packed.read_bytes(),
                     digest,
-                    request.exercise.spec.build,
+                    build_limits,
                     self.run_id,
                     self.observer.detail,
                 )

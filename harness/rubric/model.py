@@ -7,14 +7,12 @@ and the role's skill titles.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import RubricError
-
-_M = TypeVar("_M", bound=BaseModel)
+from harness.yamlfile import load_model
 
 
 class _Strict(BaseModel):
@@ -63,36 +61,15 @@ class Rubric(_Strict):
         return next((c for c in self.criteria if c.id == criterion_id), None)
 
 
-def _load_yaml(path: Path) -> object:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RubricError(f"cannot read rubric {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise RubricError(f"{path}{where}: not valid YAML") from None
-
-
-def _validate(model: type[_M], path: Path) -> _M:
-    raw = _load_yaml(path)
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise RubricError(f"{path}: field '{field}': {first['msg']}") from None
-
-
 def load_rubric(path: Path) -> tuple[Rubric, RoleProfile]:
     """Load an exercise rubric and the role profile it names (`<rubrics>/roles/<role>.yaml`)."""
     if not path.is_file():
         raise RubricError(f"rubric {path} does not exist", hint="add it or set 'rubric:' in exercise.yaml")
-    rubric = _validate(Rubric, path)
+    rubric = load_model(path, Rubric, RubricError, "rubric")
     role_path = path.parent / "roles" / f"{rubric.role}.yaml"
     if not role_path.is_file():
         raise RubricError(f"{path}: role profile '{rubric.role}' not found at {role_path}")
-    role = _validate(RoleProfile, role_path)
+    role = load_model(role_path, RoleProfile, RubricError, "role profile")
     for criterion in rubric.criteria:
         if role.skill(criterion.skill) is None:
             raise RubricError(

@@ -287,6 +287,15 @@ def commit_service_image(
     return str(image.id)
 
 
+def _reuse(client: docker.DockerClient, tag: str) -> BuiltImage | None:
+    """The image built earlier from identical source with the same harness images, if still there."""
+    if not image_exists(client, tag):
+        return None
+    image = client.images.get(tag)
+    binary = (image.labels or {}).get("io.harness.binary")
+    return BuiltImage(tag, str(image.id), binary, "(reused the image built from identical source)", 0.0, True)
+
+
 def build_cargo(
     client: docker.DockerClient,
     images: HarnessImages,
@@ -302,12 +311,8 @@ def build_cargo(
     """
     started = time.monotonic()
     tag = f"harness/submission:{cache_key(source_digest, images, client)}"
-    if image_exists(client, tag):
-        image = client.images.get(tag)
-        binary = (image.labels or {}).get("io.harness.binary")
-        return BuiltImage(
-            tag, str(image.id), binary, "(reused the image built from identical source)", 0.0, True
-        )
+    if (reused := _reuse(client, tag)) is not None:
+        return reused
     build = CargoBuild(client, images, limits, run_id, progress)
     volume = client.volumes.create(f"harness-build-{run_id}", labels=build.labels)
     try:
@@ -345,21 +350,18 @@ def build_dockerfile(
 
     The engine here cannot pull, so the Dockerfile receives the harness's images as build arguments
     (`ARG HARNESS_BUILDER` / `FROM ${HARNESS_BUILDER}`); with no network, dependencies must be vendored.
-    The context is the submission under `src/`, so the Dockerfile is `src/Dockerfile`.
+    The context is the submission's own folder, as `docker build .` would send it.
     """
     started = time.monotonic()
     tag = f"harness/submission:df-{cache_key(source_digest, images, client)}"
-    if image_exists(client, tag):
-        image = client.images.get(tag)
-        return BuiltImage(
-            tag, str(image.id), None, "(reused the image built from identical source)", 0.0, True
-        )
+    if (reused := _reuse(client, tag)) is not None:
+        return reused
     log = BoundedLog(limits.log_bytes)
     try:
         stream = client.api.build(
             fileobj=io.BytesIO(context_tar),
             custom_context=True,
-            dockerfile="src/Dockerfile",
+            dockerfile="Dockerfile",
             tag=tag,
             network_mode="none",
             pull=False,

@@ -94,3 +94,23 @@ def test_cli_exit_codes_and_results_file(tmp_path: Path) -> None:
         timeout=600,
     )
     assert gated.returncode == 1 and "below --fail-under 50" in gated.stderr
+
+
+def test_submission_with_its_own_dockerfile_is_built_offline(kv_store: Exercise) -> None:
+    request_keyword = "test_ping_replies_pong"
+    from harness.grading import GradeRequest, grade
+
+    result = grade(
+        GradeRequest(
+            exercise=kv_store,
+            mode="grade",
+            seed=1,
+            submission=str(SUBMISSIONS / "dockerfile-pong"),
+            keyword=request_keyword,
+        )
+    )
+    assert result.submission.kind == "dockerfile"
+    assert result.submission.build is not None and result.submission.build.status == "built"
+    (scenario,) = [s for c in result.criteria for s in c.scenarios]
+    # It built, started and answered: PONG to everything, which is wrong for PING with an argument.
+    assert scenario.status == "failed" and scenario.message is not None and "got PONG" in scenario.message
