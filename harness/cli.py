@@ -14,7 +14,7 @@ import tempfile
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 import click
 
@@ -101,18 +101,18 @@ _out_option = click.option(
 
 
 def _run_grade(
-    *,
-    mode: str,
+    mode: Literal["grade", "check"],
     exercise_name: str,
-    submission: str | None,
-    ref: str | None,
-    image: str | None,
-    address: str | None,
+    out: Path,
+    *,
     seed: int | None,
     keyword: str | None,
-    out: Path,
-    fail_under: float | None,
-    json_only: bool,
+    submission: str | None = None,
+    ref: str | None = None,
+    image: str | None = None,
+    address: str | None = None,
+    fail_under: float | None = None,
+    json_only: bool = False,
 ) -> None:
     from harness.exercise import load_exercise
     from harness.grading import GradeRequest, grade
@@ -125,7 +125,7 @@ def _run_grade(
         raise UsageError("nothing to grade", hint="give a PATH, --image REF or --address HOST:PORT")
     request = GradeRequest(
         exercise=exercise,
-        mode="check" if mode == "check" else "grade",
+        mode=mode,
         seed=seed if seed is not None else secrets.randbelow(2**31),
         submission=submission,
         ref=ref,
@@ -185,15 +185,14 @@ def grade(
     repository or URL (with --ref), or a .tar.gz/.zip archive. Exit 0 when graded, whatever the score.
     """
     _run_grade(
-        mode="grade",
-        exercise_name=exercise,
+        "grade",
+        exercise,
+        out,
+        seed=seed,
+        keyword=keyword,
         submission=submission,
         ref=ref,
         image=image,
-        address=None,
-        seed=seed,
-        keyword=keyword,
-        out=out,
         fail_under=fail_under,
         json_only=json_only,
     )
@@ -230,17 +229,13 @@ def check(
     if submission is None and address is None:
         submission = "."
     _run_grade(
-        mode="check",
-        exercise_name=exercise,
-        submission=submission if address is None else None,
-        ref=None,
-        image=None,
-        address=address,
+        "check",
+        exercise,
+        out,
         seed=seed,
         keyword=keyword,
-        out=out,
-        fail_under=None,
-        json_only=False,
+        submission=submission if address is None else None,
+        address=address,
     )
 
 

@@ -33,7 +33,7 @@ from harness.rubric.model import RoleProfile, Rubric, load_rubric
 from harness.rubric.scoring import score, skill_totals, total_score
 from harness.sandbox import cleanup, labels
 from harness.sandbox.archive import retarget
-from harness.sandbox.build import BuiltImage, build_cargo, build_dockerfile
+from harness.sandbox.build import BuildJob, BuiltImage, build_cargo, build_dockerfile
 from harness.sandbox.docker_client import connect, engine_version
 from harness.sandbox.images import ensure_images
 from harness.sandbox.rootfs import SERVICE_UID
@@ -253,23 +253,19 @@ class Grader:
         images = ensure_images(client, self.observer.detail)
         self.observer.stage("build the submission")
         packed = pack_context(submission.root, limits=IntakeLimits())
-        build_limits = request.exercise.spec.build
+        is_cargo = submission.kind == "cargo"
+        job = BuildJob(
+            client=client,
+            images=images,
+            # Cargo builds copy the code into a volume as the sandbox user; Dockerfiles get their folder.
+            context_tar=retarget(packed, prefix="src", uid=SERVICE_UID) if is_cargo else packed.read_bytes(),
+            source_digest=digest,
+            limits=request.exercise.spec.build,
+            run_id=self.run_id,
+            progress=self.observer.detail,
+        )
         try:
-            if submission.kind == "cargo":
-                context = retarget(packed, prefix="src", uid=SERVICE_UID)
-                built = build_cargo(
-                    client, images, context, digest, build_limits, self.run_id, self.observer.detail
-                )
-            else:
-                built = build_dockerfile(
-                    client,
-                    images,
-                    packed.read_bytes(),
-                    digest,
-                    build_limits,
-                    self.run_id,
-                    self.observer.detail,
-                )
+            built = build_cargo(job) if is_cargo else build_dockerfile(job)
         except BuildFailed as failure:
             info = _info(
                 submission, digest, BuildInfo(status="failed", duration_s=0.0, log_tail=failure.evidence)

@@ -287,6 +287,20 @@ def commit_service_image(
     return str(image.id)
 
 
+@dataclass(frozen=True)
+class BuildJob:
+    """Everything one build needs. `context_tar` is the submission's packed folder (for Cargo builds,
+    re-packed under `src/` and owned by the sandbox user)."""
+
+    client: docker.DockerClient
+    images: HarnessImages
+    context_tar: bytes
+    source_digest: str
+    limits: BuildLimits
+    run_id: str
+    progress: Progress
+
+
 def _reuse(client: docker.DockerClient, tag: str) -> BuiltImage | None:
     """The image built earlier from identical source with the same harness images, if still there."""
     if not image_exists(client, tag):
@@ -296,39 +310,29 @@ def _reuse(client: docker.DockerClient, tag: str) -> BuiltImage | None:
     return BuiltImage(tag, str(image.id), binary, "(reused the image built from identical source)", 0.0, True)
 
 
-def build_cargo(
-    client: docker.DockerClient,
-    images: HarnessImages,
-    context_tar: bytes,
-    source_digest: str,
-    limits: BuildLimits,
-    run_id: str,
-    progress: Progress,
-) -> BuiltImage:
-    """Build (or reuse) the image of a Cargo submission. Raises BuildFailed for the candidate's faults.
-
-    `context_tar` holds the submission under `src/`, owned by the sandbox user.
-    """
+def build_cargo(job: BuildJob) -> BuiltImage:
+    """Build (or reuse) the image of a Cargo submission. Raises BuildFailed for the candidate's faults."""
     started = time.monotonic()
-    tag = f"harness/submission:{cache_key(source_digest, images, client)}"
+    client = job.client
+    tag = f"harness/submission:{cache_key(job.source_digest, job.images, client)}"
     if (reused := _reuse(client, tag)) is not None:
         return reused
-    build = CargoBuild(client, images, limits, run_id, progress)
-    volume = client.volumes.create(f"harness-build-{run_id}", labels=build.labels)
+    build = CargoBuild(client, job.images, job.limits, job.run_id, job.progress)
+    volume = client.volumes.create(f"harness-build-{job.run_id}", labels=build.labels)
     try:
-        progress("fetch dependencies (no candidate code runs)")
-        build.fetch(volume.name, context_tar)
-        progress("compile in the sandbox (no network)")
+        job.progress("fetch dependencies (no candidate code runs)")
+        build.fetch(volume.name, job.context_tar)
+        job.progress("compile in the sandbox (no network)")
         container = build.compile(volume.name)
         name, binary = build.binary(container)
-        progress("assemble the service image")
-        digest = commit_service_image(client, images.runtime, binary, tag, run_id, name)
+        job.progress("assemble the service image")
+        digest = commit_service_image(client, job.images.runtime, binary, tag, job.run_id, name)
     except CandidateFailure as failure:
         if failure.evidence is None:
             failure.evidence = build.log.text()
         raise
     finally:
-        selector = {"label": [f"{labels.RUN}={run_id}", f"{labels.ROLE}=build"]}
+        selector = {"label": [f"{labels.RUN}={job.run_id}", f"{labels.ROLE}=build"]}
         for leftover in client.containers.list(all=True, filters=selector):
             with contextlib.suppress(APIError):
                 leftover.remove(force=True)
@@ -337,15 +341,7 @@ def build_cargo(
     return BuiltImage(tag, digest, name, build.log.text(), round(time.monotonic() - started, 1), False)
 
 
-def build_dockerfile(
-    client: docker.DockerClient,
-    images: HarnessImages,
-    context_tar: bytes,
-    source_digest: str,
-    limits: BuildLimits,
-    run_id: str,
-    progress: Progress,
-) -> BuiltImage:
+def build_dockerfile(job: BuildJob) -> BuiltImage:
     """Build a submission's own Dockerfile with no network and the build limits.
 
     The engine here cannot pull, so the Dockerfile receives the harness's images as build arguments
@@ -353,13 +349,15 @@ def build_dockerfile(
     The context is the submission's own folder, as `docker build .` would send it.
     """
     started = time.monotonic()
-    tag = f"harness/submission:df-{cache_key(source_digest, images, client)}"
+    client, limits = job.client, job.limits
+    tag = f"harness/submission:df-{cache_key(job.source_digest, job.images, client)}"
     if (reused := _reuse(client, tag)) is not None:
         return reused
     log = BoundedLog(limits.log_bytes)
+    memory = limits.memory_mb * 1024 * 1024
     try:
         stream = client.api.build(
-            fileobj=io.BytesIO(context_tar),
+            fileobj=io.BytesIO(job.context_tar),
             custom_context=True,
             dockerfile="Dockerfile",
             tag=tag,
@@ -369,26 +367,21 @@ def build_dockerfile(
             forcerm=True,
             decode=True,
             timeout=limits.timeout_s,
-            labels={**labels.run_labels(run_id, "build"), labels.IMAGE: "dockerfile-submission"},
-            buildargs={"HARNESS_BUILDER": images.builder, "HARNESS_RUNTIME": images.runtime},
-            container_limits={
-                "memory": limits.memory_mb * 1024 * 1024,
-                "memswap": limits.memory_mb * 1024 * 1024,
-            },
+            labels={**labels.run_labels(job.run_id, "build"), labels.IMAGE: "dockerfile-submission"},
+            buildargs={"HARNESS_BUILDER": job.images.builder, "HARNESS_RUNTIME": job.images.runtime},
+            container_limits={"memory": memory, "memswap": memory},
         )
         for event in stream:
             text = str(event.get("stream") or event.get("status") or "")
             log.feed(text.encode())
             if text.strip():
-                progress(text.strip()[:80])
+                job.progress(text.strip()[:80])
             if "error" in event:
-                raise BuildFailed(
-                    f"docker build failed: {str(event['error']).strip()[:200]}", evidence=log.text()
-                )
+                message = str(event["error"]).strip()[:200]
+                raise BuildFailed(f"docker build failed: {message}", evidence=log.text())
     except (ReadTimeout, RequestsConnectionError):
-        raise BuildFailed(
-            f"docker build did not finish within {limits.timeout_s} s", evidence=log.text()
-        ) from None
+        timeout = f"docker build did not finish within {limits.timeout_s} s"
+        raise BuildFailed(timeout, evidence=log.text()) from None
     except APIError as exc:
         raise BuildFailed(f"docker build failed: {exc.explanation or exc}", evidence=log.text()) from None
     image = client.images.get(tag)
