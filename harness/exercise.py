@@ -55,6 +55,26 @@ class ServiceSpec(_Strict):
     env: dict[str, str] = Field(default_factory=dict)
 
 
+class LoadProfile(_Strict):
+    """One load measurement the exercise grades against its reference (see harness/load)."""
+
+    mode: Literal["open", "closed"] = "closed"
+    rate: float | None = None
+    connections: int = 50
+    pipeline: int = 1
+    duration_s: float = 5.0
+    warmup_s: float = 1.0
+    processes: int = 1
+    codec: str = "resp-set-get"
+
+
+class PerformanceSpec(_Strict):
+    """Performance is graded relative to the reference solution measured on the same machine."""
+
+    reference: str = "reference"
+    profiles: dict[str, LoadProfile]
+
+
 class ExerciseSpec(_Strict):
     """The validated content of `exercise.yaml`."""
 
@@ -67,6 +87,7 @@ class ExerciseSpec(_Strict):
     run: RunLimits = RunLimits()
     rubric: str | None = None
     sample: str | None = None
+    performance: PerformanceSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +117,11 @@ class Exercise:
         if self.spec.rubric:
             return (self.root / self.spec.rubric).resolve()
         return self.root.parent.parent / "rubrics" / f"{self.name}.yaml"
+
+    @property
+    def reference_path(self) -> Path | None:
+        performance = self.spec.performance
+        return (self.root / performance.reference).resolve() if performance else None
 
     @property
     def sample_path(self) -> Path | None:

@@ -20,6 +20,7 @@ from typing import Literal, Protocol
 import docker
 
 from harness import __version__
+from harness.calibration import Baseline, cached_baseline, calibrate
 from harness.errors import BuildFailed, ServiceStartFailed, UsageError
 from harness.exercise import Exercise, Visibility
 from harness.report.model import (
@@ -39,7 +40,7 @@ from harness.sandbox.images import ensure_images
 from harness.sandbox.rootfs import SERVICE_UID
 from harness.sandbox.service import DockerServiceFactory
 from harness.scenario.runner import run_scenarios
-from harness.scenario.service import ExternalServiceFactory, ServiceFactory
+from harness.scenario.service import ExternalServiceFactory, ServiceFactory, tcp_accepts
 from harness.scenario.session import ScenarioSession
 from harness.submission import IntakeLimits, Submission, open_submission, pack_context, source_digest
 
@@ -182,6 +183,12 @@ class Grader:
         started_at = _now()
         if self.request.address is not None:
             host, port = self.request.address
+            if not tcp_accepts(host, port, timeout=3.0):
+                # Otherwise every scenario "fails" to connect and a typo in the address reads as a score.
+                raise UsageError(
+                    f"nothing accepts connections at {host}:{port}",
+                    hint="start your service first, or fix --address",
+                )
             info = SubmissionInfo(source=f"{host}:{port}", kind="external")
             scenarios = self._scenarios(ExternalServiceFactory(host, port))
             return assemble(self.request, self.rubric, self.role, scenarios, info, None, started_at)
@@ -198,7 +205,7 @@ class Grader:
             client = connect()
             cleanup.sweep_stale(client)
             try:
-                info, image, failure = self._build(client, submission)
+                info, image, failure = self.build(client, submission)
                 if failure is not None:
                     scenarios = _whole_run_failure(self.rubric, self.request.mode, failure)
                 else:
@@ -216,9 +223,21 @@ class Grader:
             client, image, self.request.exercise, self.run_id, volume_primer=primer
         )
         try:
-            return self._scenarios(factory)
+            return self._scenarios(factory, self._baseline(client))
         finally:
             factory.close()
+
+    def _baseline(self, client: docker.DockerClient) -> Baseline | None:
+        """The reference's performance on this machine, measured now if the cache has none (grade only:
+        performance criteria are hidden)."""
+        exercise = self.request.exercise
+        if self.request.mode != "grade" or exercise.spec.performance is None:
+            return None
+        baseline = cached_baseline(exercise)
+        if baseline is None:
+            self.observer.stage("measure the reference's performance on this machine (once)")
+            baseline = calibrate(client, exercise, self.run_id)
+        return baseline
 
     @staticmethod
     def _needs_primer(client: docker.DockerClient, image: str) -> bool:
@@ -226,7 +245,7 @@ class Grader:
         found = client.images.get(image)
         return (found.labels or {}).get(labels.IMAGE) != "submission"
 
-    def _scenarios(self, factory: ServiceFactory) -> list[ScenarioResult]:
+    def _scenarios(self, factory: ServiceFactory, baseline: Baseline | None = None) -> list[ScenarioResult]:
         exercise = self.request.exercise
         files = [f for v in visibilities(self.request.mode) for f in exercise.scenario_files(v)]
         session = ScenarioSession(
@@ -236,14 +255,16 @@ class Grader:
             known_criteria=frozenset(c.id for c in self.rubric.criteria),
             on_result=self.observer.scenario,
             on_collected=self.observer.collected,
+            baseline=baseline,
         )
         self.observer.stage("run scenarios")
         log_path = self.request.logs_dir / "pytest.log" if self.request.logs_dir else None
         return run_scenarios(files, session, log_path=log_path, keyword=self.request.keyword)
 
-    def _build(
+    def build(
         self, client: docker.DockerClient, submission: Submission
     ) -> tuple[SubmissionInfo, str | None, BuildFailed | None]:
+        """Build (or reuse, or look up) the submission's image; a build failure is returned, not raised."""
         request = self.request
         if submission.kind == "image":
             return self._prebuilt(client, submission), submission.image, None

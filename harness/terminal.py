@@ -36,11 +36,24 @@ STATUS_STYLE = {
     "skipped": ("-", "dim"),
 }
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
+# CI runners act on "workflow commands" in a job's output: GitHub on `::name ...::` at the start of a
+# line (after leading whitespace, which it trims) and on the older `##[name]`; Azure Pipelines on
+# `##vso[` anywhere in a line. Candidate text printed as-is could fail or pass a job, set its outputs
+# or mask its log. `::` is neutralised wherever whitespace precedes it too, because rich wraps long
+# lines at spaces and any such `::` can begin a printed line.
+_WORKFLOW_COMMAND = re.compile(r"(?:(?<=^)|(?<=\s))::|##\[|##vso\[", re.IGNORECASE | re.MULTILINE)
+
+
+def _defuse(match: re.Match[str]) -> str:
+    token = match.group()
+    # Show the first character as \xNN, like a control character: still readable, no longer a command.
+    return f"\\x{ord(token[0]):02x}{token[1:]}"
 
 
 def visible(text: str) -> str:
-    """Candidate text made safe to print: control characters (ANSI escapes among them) shown as \\xNN."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """Candidate text made safe to print: control characters (ANSI escapes among them) shown as \\xNN,
+    and CI workflow commands (`::error::`, `##[error]`, `##vso[...]`) broken the same way."""
+    return _WORKFLOW_COMMAND.sub(_defuse, _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
 
 
 def safe(text: str) -> Text:
@@ -53,7 +66,9 @@ class Terminal:
         self.err = Console(file=file or sys.stderr, width=width, highlight=False)
 
     def error(self, message: str) -> None:
-        self.err.print(Text("error: ", style="bold red") + safe(message))
+        # soft_wrap: no wrapping, so a printed line only starts where the text has a newline, and
+        # visible() has already defused workflow commands there (a wrap could start a line anywhere).
+        self.err.print(Text("error: ", style="bold red") + safe(message), soft_wrap=True)
 
     def note(self, message: str) -> None:
         self.out.print(message)
@@ -99,7 +114,7 @@ class Terminal:
             line.append(f"  ({result.undecided_points:g} points undecided)", style="magenta")
         self.out.print(line)
         for problem in result.problems:
-            self.out.print(Text("harness error: ", style="magenta") + safe(problem))
+            self.out.print(Text("harness error: ", style="magenta") + safe(problem), soft_wrap=True)
 
     def _failures(self, result: GradeResult, *, for_candidate: bool) -> None:
         failing = [s for c in result.criteria for s in c.scenarios if s.status in ("failed", "error")]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import docker
 from docker.errors import APIError, NotFound
 
-from harness.sandbox import labels
+from harness.sandbox import hostguard, labels
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,9 @@ def remove_by_label(client: docker.DockerClient, selector: str) -> SweepReport:
 
 
 def sweep_run(client: docker.DockerClient, run_id: str) -> SweepReport:
-    return remove_by_label(client, f"{labels.RUN}={run_id}")
+    report = remove_by_label(client, f"{labels.RUN}={run_id}")
+    hostguard.reopen(run_id)  # the host firewall rule of the run's network (see hostguard)
+    return report
 
 
 def stale_runs(client: docker.DockerClient, *, everything: bool = False) -> set[str]:
@@ -69,6 +71,15 @@ def stale_runs(client: docker.DockerClient, *, everything: bool = False) -> set[
 
 def sweep_stale(client: docker.DockerClient, *, everything: bool = False) -> SweepReport:
     total = SweepReport(0, 0, 0)
+    # A firewall rule whose network is gone belongs to a run that died between removing its network
+    # and its rule; it names a missing interface, so it is harmless, but it must not pile up.
+    # Rules first, networks second: a live run creates its network before its rule, so a rule seen here
+    # has its network in the listing that follows.
+    guarded = hostguard.guarded_runs()
+    live_networks = {str(n.name) for n in client.networks.list(filters={"label": labels.RUN})}
+    for run_id in guarded:
+        if f"harness-{run_id}" not in live_networks:
+            hostguard.reopen(run_id)
     for run_id in sorted(stale_runs(client, everything=everything)):
         with contextlib.suppress(APIError):
             part = sweep_run(client, run_id)

@@ -3,12 +3,18 @@
 The host reaches containers on an `internal` bridge network by their IP, so no port is published on the
 host and the service has no route out. Each service keeps its `/data` in a volume of its own, which
 survives kill and restart (durability scenarios) and is removed with the run.
+
+Two holes Docker leaves are closed here: the host side of the internal bridge (see `hostguard`), and
+the size of `/data` (Docker's local volumes have no size limit, and fuse-overlayfs offers no quota): a
+watchdog measures each service's volume on the host and kills a service that grows it past the quota.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,12 +26,23 @@ from docker.models.networks import Network
 
 from harness.errors import InfrastructureError, ServiceStartFailed
 from harness.exercise import Exercise
-from harness.sandbox import labels
+from harness.sandbox import hostguard, labels
 from harness.sandbox.containers import hardened
 from harness.sandbox.rootfs import SERVICE_UID
 from harness.scenario.service import ServiceHandle, StopOutcome, tcp_accepts
 
 POLL_INTERVAL_S = 0.05
+#: /data may hold at most this much (and DATA_QUOTA_FILES entries). Docker volumes have no size option
+#: on this storage, so without the watchdog a service could fill the host's disk through /data.
+#: HARNESS_DATA_QUOTA_MB overrides it (tests use a small cap).
+DEFAULT_DATA_QUOTA_MB = 512
+DATA_QUOTA_FILES = 100_000
+WATCH_INTERVAL_S = 0.1
+
+
+def data_quota_mb() -> int:
+    configured = os.environ.get("HARNESS_DATA_QUOTA_MB", "")
+    return int(configured) if configured.isdigit() and int(configured) > 0 else DEFAULT_DATA_QUOTA_MB
 
 
 def _log_tail(container: Container, tail_bytes: int) -> str:
@@ -56,6 +73,15 @@ class DockerService:
     memo: StartMemo = field(default_factory=StartMemo)
     managed: bool = True
     _ip: str | None = field(default=None, init=False)
+    #: Why the harness stopped this service (e.g. the /data quota); reported instead of a bare exit code.
+    violation: str | None = field(default=None, init=False)
+    #: Set once `violation` holds its final text (the watchdog measures what got through after the kill).
+    violation_settled: threading.Event = field(default_factory=threading.Event, init=False)
+
+    def _violation(self) -> str | None:
+        if self.violation is not None:
+            self.violation_settled.wait(timeout=5)
+        return self.violation
 
     @property
     def host(self) -> str:
@@ -90,6 +116,9 @@ class DockerService:
         """Start and wait until the port accepts connections; fail fast if the process exits."""
         if self.memo.failure is not None:
             raise ServiceStartFailed(self.memo.failure.message, evidence=self.memo.failure.evidence)
+        if self.violation is not None:
+            # Its /data is still over the quota: starting it again would only be killed again.
+            raise ServiceStartFailed(f"the service {self.violation}", evidence=self.logs())
         try:
             self._start_and_wait()
         except ServiceStartFailed as failure:
@@ -111,8 +140,10 @@ class DockerService:
             if not state.get("Running"):
                 code = state.get("ExitCode")
                 oom = " (out of memory)" if state.get("OOMKilled") else ""
+                violation = self._violation()
+                why = f"the service {violation}" if violation else None
                 raise ServiceStartFailed(
-                    f"the service exited during start-up with code {code}{oom}",
+                    why or f"the service exited during start-up with code {code}{oom}",
                     evidence=f"service log (tail):\n{self.logs()}",
                 )
             self._ip = self._address()
@@ -153,11 +184,156 @@ class DockerService:
         self.start()
 
     def logs(self, tail_bytes: int = 4000) -> str:
-        return _log_tail(self.container, tail_bytes)
+        return _log_tail(self.container, tail_bytes) + self._death_note()
+
+    def _death_note(self) -> str:
+        """Why a service that died mid-scenario is gone (quota, out of memory, exit code): without it the
+        evidence shows only a reset connection."""
+        if (violation := self._violation()) is not None:
+            return f"\n(the harness stopped the service: it {violation})"
+        try:
+            state = self._state()
+        except (APIError, NotFound):
+            return ""
+        never_ran = str(state.get("FinishedAt", "")).startswith("0001")
+        if state.get("Running") or never_ran:
+            return ""
+        oom = ", out of memory" if state.get("OOMKilled") else ""
+        return f"\n(the service is not running: exit code {state.get('ExitCode')}{oom})"
 
     def remove(self) -> None:
         with contextlib.suppress(APIError):
             self.container.remove(force=True, v=True)
+
+    # --- fault injection (harness/faults): applied from the host through the Docker API, so the service
+    # itself never needs a capability. None of these change what the methods above do.
+
+    def pause(self) -> None:
+        """Freeze every process of the container (cgroup freezer)."""
+        self.container.pause()
+
+    def unpause(self) -> None:
+        self.container.unpause()
+
+    def network_names(self) -> list[str]:
+        self.container.reload()
+        networks = self.container.attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
+        return sorted(str(name) for name in networks)
+
+    def disconnect(self, network: str | None = None) -> str:
+        """Take the container off `network` (default: its only network); returns the network's name."""
+        name = network or self.network_names()[0]
+        self.client.networks.get(name).disconnect(self.container, force=True)
+        return name
+
+    def reconnect(self, network: str) -> None:
+        """Put the container back on `network`. Docker may hand out a different IP, so `host` follows."""
+        self.client.networks.get(network).connect(self.container)
+        self._ip = self._address()
+
+    def host_pids(self) -> list[int]:
+        """Host PIDs of the container's processes, the init process first (`docker top` reports them in
+        the engine's PID namespace, which is the harness's when both run on the same host)."""
+        top = self.container.top(ps_args="-eo pid")
+        titles = [str(title).upper() for title in top.get("Titles", [])]
+        column = titles.index("PID")
+        pids = [int(row[column]) for row in top.get("Processes") or []]
+        init = self.host_pid()
+        return [init, *sorted(pid for pid in pids if pid != init)]
+
+    def host_pid(self) -> int:
+        """The host PID of the container's first process (`docker inspect` State.Pid); 0 if stopped."""
+        pid = self._state().get("Pid", 0)
+        return int(pid) if isinstance(pid, int) else 0
+
+    def cpu_limit(self) -> int:
+        """The CPU limit in nano-CPUs as created (hardened containers set NanoCpus, not quota/period)."""
+        self.container.reload()
+        return int(self.container.attrs.get("HostConfig", {}).get("NanoCpus") or 0)
+
+    def set_cpu_limit(self, nano_cpus: int) -> None:
+        """Change the CPU limit of the running container. The engine refuses `update(cpu_quota=...)` on a
+        container created with NanoCpus, and docker-py's `update` has no nano_cpus argument: post it."""
+        api = self.client.api
+        response = api._post_json(
+            api._url("/containers/{0}/update", self.container.id), {"NanoCpus": nano_cpus}
+        )
+        api._raise_for_status(response)
+
+
+def _usage(folder: str, byte_cap: int, file_cap: int) -> tuple[int, int]:
+    """(bytes allocated, entries) under `folder`, stopping early once past either cap."""
+    used, entries = 0, 0
+    stack = [folder]
+    while stack and used <= byte_cap and entries <= file_cap:
+        try:
+            with os.scandir(stack.pop()) as listing:
+                for entry in listing:
+                    entries += 1
+                    info = entry.stat(follow_symlinks=False)
+                    used += info.st_blocks * 512
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+        except OSError:
+            continue  # removed while we looked
+    return used, entries
+
+
+class DataWatchdog:
+    """Polls the host folder of each service's /data volume and kills a service past the quota.
+
+    Works where the engine is local and the harness may read its volume folders (root, as grading
+    normally runs); elsewhere it is inactive and `harness doctor` says so. The overshoot is bounded by
+    what a service can write in one interval (WATCH_INTERVAL_S).
+    """
+
+    def __init__(self, quota_mb: int) -> None:
+        self.quota_mb = quota_mb
+        self._watched: list[tuple[DockerService, str]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, service: DockerService, mountpoint: str) -> bool:
+        if not mountpoint or not os.access(mountpoint, os.R_OK | os.X_OK):
+            return False
+        with self._lock:
+            self._watched.append((service, mountpoint))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, daemon=True, name="data-watchdog")
+                self._thread.start()
+        return True
+
+    def check(self, service: DockerService, mountpoint: str) -> bool:
+        """True (and the service killed) when its /data is over the quota."""
+        byte_cap = self.quota_mb * 1024 * 1024
+        used, entries = _usage(mountpoint, byte_cap, DATA_QUOTA_FILES)
+        if used <= byte_cap and entries <= DATA_QUOTA_FILES:
+            return False
+        if entries > DATA_QUOTA_FILES:
+            quota = f"exceeded the /data quota of {DATA_QUOTA_FILES} files"
+        else:
+            quota = f"exceeded the /data quota of {self.quota_mb} MiB"
+        service.violation = quota  # before the kill: whoever sees the service die must see why
+        with contextlib.suppress(APIError):
+            service.container.kill()
+        held, files = _usage(mountpoint, 1 << 62, 1 << 62)  # what got through before the kill
+        service.violation = f"{quota} ({held // (1024 * 1024)} MiB in {files} files when stopped)"
+        service.violation_settled.set()
+        return True
+
+    def _loop(self) -> None:
+        while not self._stop.wait(WATCH_INTERVAL_S):
+            with self._lock:
+                watched = [(s, m) for s, m in self._watched if s.violation is None]
+            for service, mountpoint in watched:
+                with contextlib.suppress(Exception):  # a watchdog must never take the grade down
+                    self.check(service, mountpoint)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
 
 class DockerServiceFactory:
@@ -183,12 +359,20 @@ class DockerServiceFactory:
         self._shared: DockerService | None = None
         self._memo = StartMemo()
         self._volumes: list[str] = []
+        self.watchdog = DataWatchdog(data_quota_mb())
+        self.host_closed = False
 
     def network(self) -> Network:
         if self._network is None:
             self._network = self.client.networks.create(
-                f"harness-{self.run_id}", driver="bridge", internal=True, labels=self.labels
+                f"harness-{self.run_id}",
+                driver="bridge",
+                internal=True,
+                labels=self.labels,
+                # A known interface name lets the host guard name the bridge in its firewall rule.
+                options={"com.docker.network.bridge.name": hostguard.bridge_name(self.run_id)},
             )
+            self.host_closed = hostguard.close_host(self.run_id)
         return self._network
 
     def _create(self, name: str) -> DockerService:
@@ -211,9 +395,11 @@ class DockerServiceFactory:
             network=self.network().name,
             **options,
         )
-        return DockerService(
+        service = DockerService(
             self.client, container, spec.service.port, name, spec.service.start_timeout_s, self._memo
         )
+        self.watchdog.watch(service, str(volume.attrs.get("Mountpoint") or ""))
+        return service
 
     def _prime(self, volume: str) -> None:
         """Docker copies an image's folder (with its owner) into an empty volume when a container is
@@ -249,6 +435,7 @@ class DockerServiceFactory:
         return self._fresh(name)
 
     def close(self) -> None:
+        self.watchdog.close()
         if self._shared is not None:
             self._shared.remove()
         for volume in self._volumes:
@@ -257,3 +444,4 @@ class DockerServiceFactory:
         if self._network is not None:
             with contextlib.suppress(APIError):
                 self._network.remove()
+            hostguard.reopen(self.run_id)

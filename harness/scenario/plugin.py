@@ -203,3 +203,14 @@ def resp(
     yield connect
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def performance(
+    request: pytest.FixtureRequest, exercise: Exercise, seed: int, evidence: EvidenceLog
+) -> object:
+    """Measure a service with one of the exercise's load profiles and read the reference's figures:
+    ``result = performance.measure(service, "throughput"); ref = performance.baseline("throughput")``."""
+    from harness.scenario.performance import PerformanceProbe
+
+    return PerformanceProbe(exercise, _session(request.config).baseline, seed, evidence)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pytest
 
 from harness.exercise import Exercise
 from harness.report.model import ScenarioResult
 from harness.scenario.service import ServiceFactory
+
+if TYPE_CHECKING:
+    from harness.calibration import Baseline
 
 
 @dataclass
@@ -22,6 +26,8 @@ class ScenarioSession:
     on_collected: Callable[[int], None] | None = None
     results: list[ScenarioResult] = field(default_factory=list)
     collection_problems: list[str] = field(default_factory=list)
+    baseline: Baseline | None = None
+    """The reference's performance on this machine, for criteria graded relative to it."""
 
 
 SESSION_KEY = pytest.StashKey[ScenarioSession]()

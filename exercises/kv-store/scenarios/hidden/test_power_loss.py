@@ -1,0 +1,48 @@
+"""Durability under power loss. kill -9 cannot show it (data handed to the kernel survives a process
+crash), so the service's system calls are traced from the host: every acknowledged write must have been
+fsynced (fdatasync, sync_file_range, msync) before its reply was sent. A trace that cannot decide (no
+tracer, io_uring, no file writes) is unknown, never a pass or a fail."""
+
+import pytest
+
+from harness.faults import SyscallTrace
+
+pytestmark = [pytest.mark.criterion("power-loss"), pytest.mark.timeout(120)]
+
+
+def _traced(service, evidence, workload):
+    if not service.managed:
+        pytest.skip("needs a harness-managed service to trace its system calls")
+    with SyscallTrace.of(service) as trace:
+        workload()
+    verdict = trace.verdict()
+    evidence.note(f"syscall trace: {verdict.render()}")
+    if verdict.status == "unknown":
+        pytest.skip(f"the syscall trace could not decide: {verdict.reason}")
+    return verdict
+
+
+def test_every_acknowledged_write_is_fsynced_before_its_reply(fresh_service, resp, key, evidence):
+    client = resp(fresh_service, timeout=20)
+
+    def workload():
+        for i in range(40):
+            client.call("SET", key(f"k{i}"), f"value-{i}", expect="OK")
+        client.call("INCR", key("counter"), expect=1)
+        client.call("MSET", key("a"), "1", key("b"), "2", expect="OK")
+        client.call("DEL", key("k0"), expect=1)
+        client.call("PEXPIRE", key("k1"), 100000, expect=1)
+
+    verdict = _traced(fresh_service, evidence, workload)
+    assert verdict.status == "pass", verdict.render()
+
+
+def test_pipelined_writes_are_fsynced_before_their_replies(fresh_service, resp, key, evidence):
+    client = resp(fresh_service, timeout=20)
+
+    def workload():
+        replies = client.pipeline([("SET", key(f"p{i}"), f"v{i}") for i in range(200)], timeout=20)
+        assert replies == ["OK"] * 200, "every pipelined SET is acknowledged with +OK"
+
+    verdict = _traced(fresh_service, evidence, workload)
+    assert verdict.status == "pass", verdict.render()

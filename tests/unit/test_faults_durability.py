@@ -1,0 +1,101 @@
+"""Durability verdicts from strace output (the real trace is checked in tests/integration)."""
+
+from __future__ import annotations
+
+from harness.faults.durability import check_trace
+
+AOF = "7</data/appendonly.aof>"
+
+
+def trace(*calls: str) -> list[str]:
+    return [f"100 10:00:00.{index:06d} {call}" for index, call in enumerate(calls)]
+
+
+def test_write_sync_ack_passes() -> None:
+    verdict = check_trace(
+        trace(f'write({AOF}, "SET", 3) = 3', f"fdatasync({AOF}) = 0", 'write(8<TCP:[1]>, "+OK\\r\\n", 5) = 5')
+    )
+    assert verdict.status == "pass" and (verdict.acks, verdict.file_writes, verdict.syncs) == (1, 1, 1)
+
+
+def test_ack_before_sync_fails_and_shows_the_ack_and_the_write() -> None:
+    verdict = check_trace(
+        trace(f'write({AOF}, "SET", 3) = 3', 'write(8<TCP:[1]>, "+OK\\r\\n", 5) = 5', f"fsync({AOF}) = 0")
+    )
+    assert verdict.status == "fail" and verdict.violation is not None
+    assert "+OK" in verdict.violation.ack_line
+    assert verdict.violation.unsynced[0].path == "/data/appendonly.aof"
+    assert "acknowledgement at 10:00:00.000001" in verdict.render()
+
+
+def test_a_sync_of_another_file_does_not_count() -> None:
+    verdict = check_trace(
+        trace(
+            f'write({AOF}, "SET", 3) = 3',
+            "fsync(9</data/other>) = 0",
+            'sendto(8<TCP:[1]>, "+OK\\r\\n", 5, 0x4000, NULL, 0) = 5',
+        )
+    )
+    assert verdict.status == "fail"
+
+
+def test_a_failed_sync_does_not_count_and_split_calls_are_followed() -> None:
+    lines = [
+        f'100 10:00:00.000001 write({AOF}, "SET", 3) = 3',
+        f"101 10:00:00.000002 fsync({AOF} <unfinished ...>",
+        "101 10:00:00.000003 <... fsync resumed>) = -1 EIO (Input/output error)",
+        '100 10:00:00.000004 write(8<TCP:[1]>, "+OK\\r\\n", 5) = 5',
+    ]
+    assert check_trace(lines).status == "fail"
+    lines[2] = "101 10:00:00.000003 <... fsync resumed>) = 0"
+    assert check_trace(lines).status == "pass"
+
+
+def test_sync_file_range_needs_wait_after() -> None:
+    base = [f'write({AOF}, "SET", 3) = 3', None, 'write(8<TCP:[1]>, "+OK", 3) = 3']
+    base[1] = f"sync_file_range({AOF}, 0, 3, 0x2) = 0"
+    assert check_trace(trace(*[c for c in base if c])).status == "fail"
+    base[1] = f"sync_file_range({AOF}, 0, 3, 0x7) = 0"
+    assert check_trace(trace(*[c for c in base if c])).status == "pass"
+
+
+def test_o_dsync_files_are_durable_on_write() -> None:
+    verdict = check_trace(
+        trace(
+            'openat(-100</data>, "/data/log", 0x101041, 0644) = 7</data/log>',
+            'write(7</data/log>, "SET", 3) = 3',
+            'write(8<TCP:[1]>, "+OK", 3) = 3',
+        )
+    )
+    assert verdict.status == "pass"
+
+
+def test_msync_of_a_shared_mapping_counts_for_its_file() -> None:
+    verdict = check_trace(
+        trace(
+            "mmap(NULL, 4096, 0x3, 0x1, 7</data/log>, 0) = 0x7f0000000000",
+            'write(7</data/log>, "SET", 3) = 3',
+            "msync(0x7f0000000000, 4096, 0x4) = 0",
+            'write(8<TCP:[1]>, "+OK", 3) = 3',
+        )
+    )
+    assert verdict.status == "pass"
+
+
+def test_unknown_without_file_writes_or_with_io_uring() -> None:
+    assert check_trace(trace('write(8<TCP:[1]>, "+PONG", 5) = 5')).status == "unknown"
+    uring = check_trace(trace("io_uring_setup(8, 0x7ffd) = 5", f'write({AOF}, "x", 1) = 1'))
+    assert uring.status == "unknown" and "io_uring" in uring.reason
+
+
+def test_writes_outside_data_and_to_pipes_are_ignored() -> None:
+    verdict = check_trace(
+        trace(
+            'write(1<pipe:[5]>, "log line", 8) = 8',
+            'write(3</tmp/scratch>, "x", 1) = 1',
+            f'write({AOF}, "SET", 3) = 3',
+            f"fdatasync({AOF}) = 0",
+            'write(8<TCP:[1]>, "+OK ) = 5 in data", 17) = 17',
+        )
+    )
+    assert verdict.status == "pass" and verdict.file_writes == 1
