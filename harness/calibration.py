@@ -8,6 +8,7 @@ cache and re-measured when it is missing, older than `MAX_AGE_S`, measured on a 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import tempfile
@@ -60,6 +61,8 @@ class Baseline(BaseModel):
     exercise: str
     fingerprint: dict[str, str]
     reference_digest: str
+    profiles_digest: str = ""
+    """Hash of the exercise's load profiles: a changed profile must be measured again."""
     measured_at: float
     profiles: dict[str, ProfileFigures]
 
@@ -88,11 +91,18 @@ def load_spec(profile: LoadProfile, seed: int) -> LoadSpec:
         processes=profile.processes,
         seed=seed,
         encoder=WorkloadSpec(codec=profile.codec),
+        max_dropped_ratio=profile.max_dropped_ratio,
     )
 
 
 def measure(service: ServiceHandle, profile: LoadProfile, seed: int = 0) -> LoadResult:
     return run_load(service.host, service.port, load_spec(profile, seed))
+
+
+def profiles_digest(exercise: Exercise) -> str:
+    performance = exercise.spec.performance
+    text = performance.model_dump_json() if performance else ""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def baseline_path(exercise: Exercise) -> Path:
@@ -118,6 +128,8 @@ def cached_baseline(exercise: Exercise) -> Baseline | None:
         return None
     fresh = time.time() - baseline.measured_at < MAX_AGE_S
     if not fresh or baseline.fingerprint != fingerprint():
+        return None
+    if baseline.profiles_digest != profiles_digest(exercise):
         return None
     if baseline.reference_digest != reference_digest(exercise):
         return None
@@ -155,6 +167,7 @@ def calibrate(client: docker.DockerClient, exercise: Exercise, run_id: str) -> B
         exercise=exercise.name,
         fingerprint=fingerprint(),
         reference_digest=digest,
+        profiles_digest=profiles_digest(exercise),
         measured_at=time.time(),
         profiles=figures,
     )

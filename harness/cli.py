@@ -141,7 +141,8 @@ def _run_grade(
             result = grade(request, progress)
     write_result(result, out / "results.json")
     if json_only:
-        click.echo(result.model_dump_json(indent=2))
+        # Azure Pipelines acts on "##vso[" anywhere in a line; "\u005b" is the same JSON, inert there.
+        click.echo(result.model_dump_json(indent=2).replace("##vso[", "##vso\\u005b"))
     else:
         terminal.scorecard(result, for_candidate=mode == "check")
         terminal.note(f"results: {out / 'results.json'}  (seed {result.seed})")
@@ -302,6 +303,35 @@ def prepare() -> None:
         progress.stage("prepare images")
         images = ensure_images(connect(), progress.detail)
     terminal.note(f"builder: {images.builder}\nruntime: {images.runtime}")
+
+
+@main.command()
+@click.argument("exercise", metavar="EXERCISE")
+@handled
+def calibrate(exercise: str) -> None:
+    """Measure EXERCISE's reference solution on this machine now.
+
+    Performance criteria are graded as ratios against this baseline, never against absolute numbers.
+    `harness grade` measures it on first use and again when it is a week old, the machine differs, or
+    the reference or its load profiles change; run this to refresh it on purpose.
+    """
+    from harness.calibration import calibrate as measure_reference
+    from harness.calibration import describe
+    from harness.exercise import load_exercise
+    from harness.sandbox import labels
+    from harness.sandbox.cleanup import sweep_run
+    from harness.sandbox.docker_client import connect
+
+    terminal = Terminal()
+    client = connect()
+    run_id = labels.new_run_id()
+    try:
+        with terminal.progress() as progress:
+            progress.stage("build the reference and measure it")
+            baseline = measure_reference(client, load_exercise(exercise), run_id)
+    finally:
+        sweep_run(client, run_id)
+    terminal.note(describe(baseline))
 
 
 @main.command()

@@ -116,9 +116,9 @@ class DockerService:
         """Start and wait until the port accepts connections; fail fast if the process exits."""
         if self.memo.failure is not None:
             raise ServiceStartFailed(self.memo.failure.message, evidence=self.memo.failure.evidence)
-        if self.violation is not None:
+        if (violation := self._violation()) is not None:
             # Its /data is still over the quota: starting it again would only be killed again.
-            raise ServiceStartFailed(f"the service {self.violation}", evidence=self.logs())
+            raise ServiceStartFailed(f"the service {violation}", evidence=self.logs())
         try:
             self._start_and_wait()
         except ServiceStartFailed as failure:

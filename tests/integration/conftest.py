@@ -82,6 +82,7 @@ def grade_kv(
     image: str | None = None,
     mode: str = "grade",
     logs: Path | None = None,
+    keyword: str | None = None,
 ) -> GradeResult:
     request = GradeRequest(
         exercise=exercise,
@@ -90,6 +91,7 @@ def grade_kv(
         submission=str(submission) if submission else None,
         image=image,
         logs_dir=logs,
+        keyword=keyword,
     )
     return grade(request)
 

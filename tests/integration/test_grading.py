@@ -32,7 +32,11 @@ MINI_REDIS_PASSES = {
     "test_a_stalled_client_does_not_block_others",
     "test_a_client_that_stops_reading_does_not_block_others",
     "test_sigterm_with_idle_busy_and_subscribed_clients_connected",
+    "test_memory_stays_bounded_under_huge_declared_lengths",
+    "test_registers_are_linearizable_under_latency_and_a_partition",
 }
+#: Performance depends on the machine's load at the time; mini-redis's is not part of this claim.
+UNASSERTED_CRITERIA = {"performance"}
 
 
 def test_reference_scores_full_marks(kv_store: Exercise, tmp_path: Path) -> None:
@@ -53,10 +57,17 @@ def test_redis_server_oracle_scores_full_marks(kv_store: Exercise, redis_oracle_
 def test_mini_redis_fails_exactly_what_it_lacks(kv_store: Exercise) -> None:
     result = grade_kv(kv_store, submission=SUBMISSIONS / "mini-redis")
     assert result.complete, result.problems
-    passed = {s.name for c in result.criteria for s in c.scenarios if s.status == "passed"}
+    passed = {
+        s.name
+        for c in result.criteria
+        if c.id not in UNASSERTED_CRITERIA
+        for s in c.scenarios
+        if s.status == "passed"
+    }
     assert passed == MINI_REDIS_PASSES
     every = [s for c in result.criteria for s in c.scenarios]
-    assert all(s.status in ("passed", "failed") for s in every)
+    # Skipped means undecided (no file writes to trace, a generator that could not keep up): never an error.
+    assert all(s.status in ("passed", "failed", "skipped") for s in every)
     assert all(s.message for s in every if s.status == "failed")
 
 

@@ -75,7 +75,7 @@ def test_memory_stays_bounded_under_huge_declared_lengths(fresh_service, resp, e
         time.sleep(1.0)
         during = _memory_mb(fresh_service)
         client = resp(fresh_service, timeout=5)
-        client.call("PING", expect="PONG")
+        client.call("SET", "memory-probe", "alive", expect="OK")
     finally:
         for conn in attackers:
             conn.close()
