@@ -51,11 +51,30 @@ def docker_client() -> docker.DockerClient:
         pytest.skip(exc.one_line())
 
 
+def _ours_or_orphaned(resource_labels: dict[str, str]) -> bool:
+    """Resources of this process, or of a harness process that died (a leak): other sessions sharing the
+    engine while this suite runs are none of its business."""
+    owner = resource_labels.get(labels.OWNER, "")
+    return owner == labels.owner_tag() or labels.owner_is_gone(owner)
+
+
 def leftovers(client: docker.DockerClient) -> list[str]:
     selector = {"label": labels.RUN}
-    found = [f"container {c.name}" for c in client.containers.list(all=True, filters=selector)]
-    found += [f"network {n.name}" for n in client.networks.list(filters=selector)]
-    found += [f"volume {v.name}" for v in client.volumes.list(filters=selector)]
+    found = [
+        f"container {c.name}"
+        for c in client.containers.list(all=True, filters=selector)
+        if _ours_or_orphaned(c.labels)
+    ]
+    found += [
+        f"network {n.name}"
+        for n in client.networks.list(filters=selector)
+        if _ours_or_orphaned(n.attrs.get("Labels") or {})
+    ]
+    found += [
+        f"volume {v.name}"
+        for v in client.volumes.list(filters=selector)
+        if _ours_or_orphaned(v.attrs.get("Labels") or {})
+    ]
     return found
 
 

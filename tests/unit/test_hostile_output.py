@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-from harness.report.model import CriterionResult, EnvironmentInfo, GradeResult, ScenarioResult, SubmissionInfo
+from harness.report.model import GradeResult
 from harness.sandbox import hostguard
 from harness.sandbox.service import DataWatchdog
 from harness.terminal import Terminal, visible
+
+from .results_factory import sample_result
 
 HOSTILE_TEXT = (
     "\x1b[2J\x1b]0;title\x07ANSI\n"
@@ -53,54 +55,9 @@ def test_visible_defuses_workflow_commands_and_escapes(raw: str, shown: str) -> 
 
 
 def _result(text: str) -> GradeResult:
-    scenario = ScenarioResult(
-        nodeid="x::test_ping",
-        name="test_ping",
-        criterion="basics",
-        visibility="public",
-        status="failed",
-        duration_s=0.1,
-        message=text.replace("\n", " "),
-        evidence=text,
-        reproduce=text,
-    )
-    criterion = CriterionResult(
-        id="basics",
-        title="Basics",
-        skill="s",
-        visibility="public",
-        status="failed",
-        points=0,
-        max_points=10,
-        passed=0,
-        failed=1,
-        errors=0,
-        skipped=0,
-        summary=text.replace("\n", " "),
-        scenarios=[scenario],
-    )
-    return GradeResult(
-        exercise="kv-store",
-        mode="check",
-        started_at="t",
-        finished_at="t",
-        seed=1,
-        submission=SubmissionInfo(source="s", kind="cargo"),
-        environment=EnvironmentInfo(
-            harness_version="0",
-            docker_version=None,
-            cpu_count=1,
-            platform="p",
-            python="3",
-            build_limits={},
-            run_limits={},
-        ),
-        criteria=[criterion],
-        skills=[],
-        total=0,
-        undecided_points=0,
-        complete=False,
-        problems=[f"basics: {text}"],
+    flat = text.replace("\n", " ")
+    return sample_result(
+        message=flat, evidence=text, reproduce=text, summary=flat, problems=(f"basics: {text}",)
     )
 
 

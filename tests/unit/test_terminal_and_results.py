@@ -7,68 +7,9 @@ import pytest
 
 from harness.errors import UsageError
 from harness.report.json_report import read_result, write_result
-from harness.report.model import (
-    BuildInfo,
-    CriterionResult,
-    EnvironmentInfo,
-    GradeResult,
-    ScenarioResult,
-    SkillResult,
-    SubmissionInfo,
-)
 from harness.terminal import Terminal, visible
 
-
-def sample_result() -> GradeResult:
-    failing = ScenarioResult(
-        nodeid="t::a",
-        name="test_get_after_set",
-        criterion="basics",
-        visibility="public",
-        status="failed",
-        duration_s=0.2,
-        message="expected b'v', got None\x1b[31m PASSED",
-        evidence="sent: GET k\nreceived: $-1",
-        reproduce="redis-cli -h 127.0.0.1 -p 6379 GET k",
-    )
-    criterion = CriterionResult(
-        id="basics",
-        title="Basics",
-        skill="rpc",
-        visibility="public",
-        status="partial",
-        points=5,
-        max_points=10,
-        passed=1,
-        failed=1,
-        errors=0,
-        skipped=0,
-        summary="1 passed, 1 failed",
-        scenarios=[failing],
-    )
-    return GradeResult(
-        exercise="kv-store",
-        mode="check",
-        started_at="t0",
-        finished_at="t1",
-        seed=42,
-        submission=SubmissionInfo(source=".", kind="cargo", build=BuildInfo(status="built", duration_s=1.0)),
-        environment=EnvironmentInfo(
-            harness_version="0",
-            docker_version="20",
-            cpu_count=2,
-            platform="linux",
-            python="3.11",
-            build_limits={},
-            run_limits={},
-        ),
-        criteria=[criterion],
-        skills=[SkillResult(id="rpc", title="RPC", points=5, max_points=10)],
-        total=50.0,
-        undecided_points=0.0,
-        complete=True,
-        problems=[],
-    )
+from .results_factory import sample_result
 
 
 def test_visible_shows_control_characters() -> None:
