@@ -25,7 +25,6 @@ MINI_REDIS_PASSES = {
     "test_subscribe_confirms_each_channel_with_a_running_count",
     "test_publish_reaches_every_subscriber_and_returns_their_number",
     "test_message_payloads_are_binary_safe",
-    "test_messages_keep_publish_order_across_channels_and_publishers",
     "test_concurrent_publishers_each_keep_their_order",
     "test_unsubscribed_channel_delivers_nothing_more",
     "test_subscribing_twice_to_a_channel_counts_once",
@@ -35,6 +34,9 @@ MINI_REDIS_PASSES = {
     "test_memory_stays_bounded_under_huge_declared_lengths",
     "test_registers_are_linearizable_under_latency_and_a_partition",
 }
+#: mini-redis merges its channels' streams in a tokio StreamMap, which polls them in turn: order across
+#: channels holds only by luck, so this scenario may go either way for it.
+MINI_REDIS_MAY_PASS = {"test_messages_keep_publish_order_across_channels_and_publishers"}
 #: Performance depends on the machine's load at the time; mini-redis's is not part of this claim.
 UNASSERTED_CRITERIA = {"performance"}
 
@@ -64,7 +66,7 @@ def test_mini_redis_fails_exactly_what_it_lacks(kv_store: Exercise) -> None:
         for s in c.scenarios
         if s.status == "passed"
     }
-    assert passed == MINI_REDIS_PASSES
+    assert passed - MINI_REDIS_MAY_PASS == MINI_REDIS_PASSES
     every = [s for c in result.criteria for s in c.scenarios]
     # Skipped means undecided (no file writes to trace, a generator that could not keep up): never an error.
     assert all(s.status in ("passed", "failed", "skipped") for s in every)
