@@ -113,7 +113,3 @@ def grade_kv(
         keyword=keyword,
     )
     return grade(request)
-
-
-def statuses(result: GradeResult) -> dict[str, str]:
-    return {c.id: c.status for c in result.criteria}

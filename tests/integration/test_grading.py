@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 from harness.exercise import Exercise
+from harness.report.model import GradeResult
 from harness.rubric.model import load_rubric
 
-from .conftest import REPO, SUBMISSIONS, grade_kv, statuses
+from .conftest import REPO, SUBMISSIONS, grade_kv
 
 # What mini-redis 0.4.1 implements: GET, SET (with EX/PX), PUBLISH, SUBSCRIBE, UNSUBSCRIBE. It has no
 # PING, no inline commands, no length caps, no persistence, and at most 250 connections.
@@ -41,9 +42,24 @@ MINI_REDIS_MAY_PASS = {"test_messages_keep_publish_order_across_channels_and_pub
 UNASSERTED_CRITERIA = {"performance"}
 
 
+#: Performance is measured on a shared machine: a run the generator could not make fairly is unknown
+#: (skipped), which is honest, not a failure. Every other criterion is about correctness.
+TIMING_CRITERIA = {"performance"}
+
+
+def correctness_problems(result: GradeResult) -> list[str]:
+    problems = [
+        f"{s.name}: {s.status}: {s.message}"
+        for c in result.criteria
+        for s in c.scenarios
+        if s.status != "passed" and not (c.id in TIMING_CRITERIA and s.status == "skipped")
+    ]
+    return problems
+
+
 def test_reference_scores_full_marks(kv_store: Exercise, tmp_path: Path) -> None:
     result = grade_kv(kv_store, submission=REPO / "exercises" / "kv-store" / "reference", logs=tmp_path)
-    assert set(statuses(result).values()) == {"passed"}, statuses(result)
+    assert correctness_problems(result) == []
     assert result.total == 100 and result.complete
     assert result.submission.image_digest and result.submission.build and result.submission.build.binary
     assert (tmp_path / "build.log").is_file() and (tmp_path / "pytest.log").is_file()
@@ -51,8 +67,7 @@ def test_reference_scores_full_marks(kv_store: Exercise, tmp_path: Path) -> None
 
 def test_redis_server_oracle_scores_full_marks(kv_store: Exercise, redis_oracle_image: str) -> None:
     result = grade_kv(kv_store, image=redis_oracle_image)
-    failing = [f"{s.name}: {s.message}" for c in result.criteria for s in c.scenarios if s.status != "passed"]
-    assert failing == [], "a scenario disagrees with real redis-server: the scenario is wrong"
+    assert correctness_problems(result) == [], "a scenario disagrees with real redis-server: it is wrong"
     assert result.total == 100
 
 
