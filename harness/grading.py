@@ -7,11 +7,12 @@ Ctrl-C, a harness bug), every container, network and volume of the run is remove
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -223,20 +224,25 @@ class Grader:
             client, image, self.request.exercise, self.run_id, volume_primer=primer
         )
         try:
-            return self._scenarios(factory, self._baseline(client))
+            return self._scenarios(factory, functools.cache(lambda: self._baseline(client)))
         finally:
             factory.close()
 
     def _baseline(self, client: docker.DockerClient) -> Baseline | None:
         """The reference's performance on this machine, measured now if the cache has none (grade only:
-        performance criteria are hidden)."""
+        performance criteria are hidden). Called once, by the first scenario that needs it."""
         exercise = self.request.exercise
         if self.request.mode != "grade" or exercise.spec.performance is None:
             return None
         baseline = cached_baseline(exercise)
         if baseline is None:
             self.observer.stage("measure the reference's performance on this machine (once)")
-            baseline = calibrate(client, exercise, self.run_id)
+            # A run of its own: the grade's service network is up meanwhile, and names derive from run ids.
+            calibration_run = labels.new_run_id()
+            try:
+                baseline = calibrate(client, exercise, calibration_run)
+            finally:
+                cleanup.sweep_run(client, calibration_run)
         return baseline
 
     @staticmethod
@@ -245,7 +251,9 @@ class Grader:
         found = client.images.get(image)
         return (found.labels or {}).get(labels.IMAGE) != "submission"
 
-    def _scenarios(self, factory: ServiceFactory, baseline: Baseline | None = None) -> list[ScenarioResult]:
+    def _scenarios(
+        self, factory: ServiceFactory, baseline: Callable[[], Baseline | None] = lambda: None
+    ) -> list[ScenarioResult]:
         exercise = self.request.exercise
         files = [f for v in visibilities(self.request.mode) for f in exercise.scenario_files(v)]
         session = ScenarioSession(

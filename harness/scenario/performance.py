@@ -7,6 +7,7 @@ skipped, so its criterion is "unknown": the generator's limits are never blamed 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -30,7 +31,7 @@ def summary(name: str, result: LoadResult) -> str:
 @dataclass
 class PerformanceProbe:
     exercise: Exercise
-    reference: Baseline | None
+    reference: Callable[[], Baseline | None]
     seed: int
     evidence: EvidenceLog
 
@@ -47,9 +48,10 @@ class PerformanceProbe:
 
     def baseline(self, name: str) -> ProfileFigures:
         """The reference's figures for profile `name`; skip (unknown) when there is none."""
-        if self.reference is None or name not in self.reference.profiles:
+        reference = self.reference()
+        if reference is None or name not in reference.profiles:
             pytest.skip("no reference baseline on this machine (run `harness calibrate EXERCISE`)")
-        figures = self.reference.profiles[name]
+        figures = reference.profiles[name]
         if not figures.valid:
             pytest.skip(
                 f"the reference's own measurement was not valid: {'; '.join(figures.invalid_reasons)}"

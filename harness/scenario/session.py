@@ -26,8 +26,9 @@ class ScenarioSession:
     on_collected: Callable[[int], None] | None = None
     results: list[ScenarioResult] = field(default_factory=list)
     collection_problems: list[str] = field(default_factory=list)
-    baseline: Baseline | None = None
-    """The reference's performance on this machine, for criteria graded relative to it."""
+    baseline: Callable[[], Baseline | None] = lambda: None
+    """The reference's performance on this machine, for criteria graded relative to it. A callable,
+    asked only when a scenario needs it: a run without performance scenarios measures nothing."""
 
 
 SESSION_KEY = pytest.StashKey[ScenarioSession]()
