@@ -348,5 +348,11 @@ def gc(everything: bool) -> None:
     )
 
 
+# Commands that live in their own modules, registered here so `harness --help` lists them all.
+# (report commands)
+# (review command)
+# (hiring-manager, candidate and CI flows)
+
+
 if __name__ == "__main__":
     main()
