@@ -3,7 +3,7 @@ resource-exhaustion clients, a RESP fuzzer, seeded fault schedules, and a durabi
 syscall trace. See docs/faults.md."""
 
 from harness.faults.base import Fault, FaultUnavailable, Recorder
-from harness.faults.durability import DurabilityVerdict, Violation, check_trace
+from harness.faults.durability import Acknowledged, DurabilityVerdict, Violation, check_trace
 from harness.faults.flood import FloodReport, Slowloris, SlowlorisReport, connection_flood
 from harness.faults.fuzz import FuzzFailure, FuzzReport, probe, run_fuzz
 from harness.faults.mutations import FuzzCase, generate_cases
@@ -33,6 +33,7 @@ from harness.faults.syscall_trace import SyscallTrace
 from harness.faults.toxics import Bandwidth, Latency, LimitData, ResetPeer, Slicer, SlowClose, Timeout, Toxic
 
 __all__ = [
+    "Acknowledged",
     "Bandwidth",
     "CpuSqueeze",
     "DurabilityVerdict",

@@ -8,6 +8,9 @@ container is named with its own `-p` (`-f` then covers all their threads and lat
     with SyscallTrace.of(service) as trace:
         workload()                       # writes that the service acknowledges
     trace.verdict().status               # "pass" | "fail" | "unknown"
+
+Workloads whose requests overlap (pipelines, several clients) trace with `capture_bytes` large enough for
+whole buffers and pass `Acknowledged` markers to `verdict` (see durability.py for why).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from harness.faults.durability import DurabilityVerdict, check_trace
+from harness.faults.durability import Acknowledged, DurabilityVerdict, check_trace
 
 TRACED = [
     "openat",
@@ -58,9 +61,9 @@ class TracedService(Protocol):
     def host_pids(self) -> list[int]: ...
 
 
-def strace_command(strace: str, pids: Sequence[int], output: Path) -> list[str]:
+def strace_command(strace: str, pids: Sequence[int], output: Path, capture_bytes: int = 64) -> list[str]:
     calls = TRACED + (LEGACY_X86 if platform.machine() in ("x86_64", "AMD64") else [])
-    command = [strace, "-f", "-tt", "-yy", "-qq", "-X", "raw", "-s", "64", "-e", "signal=none"]
+    command = [strace, "-f", "-tt", "-yy", "-qq", "-X", "raw", "-s", str(capture_bytes), "-e", "signal=none"]
     command += ["-e", "trace=" + ",".join(calls), "-o", str(output)]
     for pid in pids:
         command += ["-p", str(pid)]
@@ -89,10 +92,19 @@ def _all_attached(pids: Sequence[int], tracer: int) -> bool:
 
 
 class SyscallTrace:
-    def __init__(self, pids: Sequence[int], *, data_dir: str = "/data", strace: str = "strace") -> None:
+    def __init__(
+        self,
+        pids: Sequence[int],
+        *,
+        data_dir: str = "/data",
+        strace: str = "strace",
+        capture_bytes: int = 64,
+    ) -> None:
         self.pids = list(pids)
         self.data_dir = data_dir
         self.strace = strace
+        self.capture_bytes = capture_bytes
+        """How much of each buffer strace shows (`-s`); content checks need whole buffers."""
         self.unavailable: str | None = None
         """Why no trace could be taken (the verdict is then `unknown`)."""
         self.truncated = False
@@ -103,8 +115,8 @@ class SyscallTrace:
         self._stop_watch = threading.Event()
 
     @classmethod
-    def of(cls, service: TracedService, **options: str) -> SyscallTrace:
-        return cls(service.host_pids(), **options)
+    def of(cls, service: TracedService, *, data_dir: str = "/data", capture_bytes: int = 64) -> SyscallTrace:
+        return cls(service.host_pids(), data_dir=data_dir, capture_bytes=capture_bytes)
 
     def __enter__(self) -> SyscallTrace:
         self.start()
@@ -126,9 +138,8 @@ class SyscallTrace:
             )
             return
         with self._errors.open("wb") as errors:
-            self._process = subprocess.Popen(
-                strace_command(found, self.pids, self.output), stdout=subprocess.DEVNULL, stderr=errors
-            )
+            command = strace_command(found, self.pids, self.output, self.capture_bytes)
+            self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
         deadline = time.monotonic() + ATTACH_TIMEOUT_S
         while not _all_attached(self.pids, self._process.pid):
             if self._process.poll() is not None or time.monotonic() > deadline:
@@ -178,10 +189,10 @@ class SyscallTrace:
             data = trace.read(MAX_OUTPUT_BYTES)
         return data.decode(errors="replace").splitlines()
 
-    def verdict(self) -> DurabilityVerdict:
+    def verdict(self, expected: Acknowledged | None = None) -> DurabilityVerdict:
         if self.unavailable is not None:
             return DurabilityVerdict("unknown", self.unavailable)
-        verdict = check_trace(self.lines(), self.data_dir)
+        verdict = check_trace(self.lines(), self.data_dir, expected)
         if self.truncated and verdict.status == "pass":
             return DurabilityVerdict(
                 "unknown",

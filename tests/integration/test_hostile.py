@@ -551,6 +551,16 @@ def test_build_script_sees_no_secret_no_network_and_no_host_files(
 NEIGHBOUR_KEYWORD = "concurrency or expiry or pipelin"
 
 
+def _not_passed(result: dict[str, Any]) -> str:
+    """What kept a grade from full marks, so a failure here can be diagnosed from the CI log alone."""
+    return "; ".join(
+        f"{scenario['nodeid']}: {scenario['status']}: {scenario.get('message')} {scenario.get('evidence')}"
+        for criterion in result["criteria"]
+        for scenario in criterion["scenarios"]
+        if scenario["status"] in ("failed", "error")
+    )
+
+
 def _cli_grade(out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "harness.cli", "grade", *extra, "--out", str(out)]
 
@@ -597,7 +607,8 @@ def test_a_neighbour_scores_the_same_while_a_hostile_grade_runs(
     assert together.returncode == 0, stderr
     beside = json.loads(stdout)
     assert len(hostile_grades) >= 2, "the hostile grades did not overlap the neighbour's"
-    assert baseline["total"] == 100 and beside["total"] == baseline["total"]
+    assert baseline["total"] == 100, _not_passed(baseline)
+    assert beside["total"] == baseline["total"], _not_passed(beside)
     assert _decided(beside) == _decided(baseline)
 
 

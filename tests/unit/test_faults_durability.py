@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from harness.faults.durability import check_trace
+import pytest
+
+from harness.faults.durability import Acknowledged, check_trace
+from harness.faults.strace_text import buffers, unescape
 
 AOF = "7</data/appendonly.aof>"
 
@@ -99,3 +102,90 @@ def test_writes_outside_data_and_to_pipes_are_ignored() -> None:
         )
     )
     assert verdict.status == "pass" and verdict.file_writes == 1
+
+
+# --- content mode: overlapping requests (group commit) -------------------------------------------------
+
+GROUP = Acknowledged([b"v-0", b"v-1", b"v-2", b"v-3"])
+
+
+def group_commit(*, second_batch_synced_before_first_reply: bool = False) -> list[str]:
+    """A group-commit service: batch 1 written and synced, batch 2 being written while batch 1's replies
+    go out, then batch 2 synced and answered."""
+    first_reply = 'write(8<TCP:[1]>, "+OK\\r\\n+OK\\r\\n", 10) = 10'
+    calls = [
+        f'write({AOF}, "SET a v-0\\nSET b v-1\\n", 20) = 20',
+        f"fdatasync({AOF}) = 0",
+        f'write({AOF}, "SET c v-2\\nSET d v-3\\n", 20) = 20',
+        first_reply,
+        f"fdatasync({AOF}) = 0",
+        'write(8<TCP:[1]>, "+OK\\r\\n+OK\\r\\n", 10) = 10',
+    ]
+    if second_batch_synced_before_first_reply:
+        calls[3], calls[4] = calls[4], calls[3]
+    return trace(*calls)
+
+
+def test_a_reply_for_synced_data_passes_while_the_next_batch_is_written() -> None:
+    assert check_trace(group_commit()).status == "fail"  # without markers: conservative
+    verdict = check_trace(group_commit(), expected=GROUP)
+    assert verdict.status == "pass", verdict.render()
+    assert "4 acknowledged requests" in verdict.reason
+
+
+def test_a_reply_that_covers_an_unsynced_marker_fails() -> None:
+    calls = [
+        f'write({AOF}, "SET a v-0\\nSET b v-1\\n", 20) = 20',
+        f"fdatasync({AOF}) = 0",
+        f'write({AOF}, "SET c v-2\\n", 10) = 10',
+        'write(8<TCP:[1]>, "+OK\\r\\n+OK\\r\\n+OK\\r\\n", 15) = 15',
+        f"fdatasync({AOF}) = 0",
+    ]
+    verdict = check_trace(trace(*calls), expected=GROUP)
+    assert verdict.status == "fail" and verdict.violation is not None
+    assert "request 3" in verdict.render() and "v-2" in verdict.render()
+
+
+def test_a_reply_counted_across_split_socket_writes_and_markers_across_file_writes() -> None:
+    calls = [
+        f'write({AOF}, "SET a v-", 8) = 8',
+        f'write({AOF}, "0\\n", 2) = 2',
+        'sendto(8<TCP:[1]>, "+O", 2, 0x4000, NULL, 0) = 2',  # not yet a whole reply: acknowledges nothing
+        f"fsync({AOF}) = 0",
+        'sendto(8<TCP:[1]>, "K\\r\\n", 3, 0x4000, NULL, 0) = 3',
+    ]
+    verdict = check_trace(trace(*calls), expected=GROUP)
+    assert verdict.status == "pass", verdict.render()
+
+
+def test_acknowledged_before_written_fails_and_never_written_is_unknown() -> None:
+    late = [
+        'write(8<TCP:[1]>, "+OK\\r\\n", 5) = 5',
+        f'write({AOF}, "SET a v-0\\n", 10) = 10',
+        f"fsync({AOF}) = 0",
+    ]
+    verdict = check_trace(trace(*late), expected=GROUP)
+    assert verdict.status == "fail" and "before it was even written" in verdict.render()
+    elsewhere = [f'write({AOF}, "\\1\\2compressed", 12) = 12', f"fsync({AOF}) = 0", late[0]]
+    unknown = check_trace(trace(*elsewhere), expected=GROUP)
+    assert unknown.status == "unknown" and "never appeared" in unknown.reason
+
+
+def test_writev_buffers_and_octal_escapes_are_decoded() -> None:
+    calls = [
+        f'writev({AOF}, [{{iov_base="*3\\r\\n$3\\r\\nSET\\r\\n", iov_len=13}}, '
+        f'{{iov_base="v-0\\0", iov_len=4}}], 2) = 17',
+        f"fdatasync({AOF}) = 0",
+        'writev(8<TCP:[1]>, [{iov_base="+OK\\r\\n", iov_len=5}], 1) = 5',
+    ]
+    assert check_trace(trace(*calls), expected=GROUP).status == "pass"
+
+
+def test_markers_that_contain_each_other_are_refused() -> None:
+    with pytest.raises(ValueError, match="part of another marker"):
+        Acknowledged([b"v-1", b"v-10"])
+
+
+def test_strace_literals_decode_to_bytes() -> None:
+    assert unescape(r"a\r\n\0\177\x1b\"\\") == b'a\r\n\x00\x7f\x1b"\\'
+    assert [b.truncated for b in buffers('3, "abc"..., 64')] == [True]
