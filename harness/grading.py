@@ -31,13 +31,15 @@ from harness.report.model import (
     ScenarioResult,
     SubmissionInfo,
 )
-from harness.rubric.model import RoleProfile, Rubric, load_rubric
-from harness.rubric.scoring import score, skill_totals, total_score
+from harness.report.quality import QualityReport
+from harness.rubric.model import RoleProfile, Rubric, load_rubric, seniority_of
+from harness.rubric.scoring import score, thresholds_of, totals
 from harness.sandbox import cleanup, labels
 from harness.sandbox.archive import retarget
 from harness.sandbox.build import BuildJob, BuiltImage, build_cargo, build_dockerfile
 from harness.sandbox.docker_client import connect, engine_version
-from harness.sandbox.images import ensure_images
+from harness.sandbox.images import HarnessImages, ensure_images
+from harness.sandbox.quality import QualityJob, gather_quality
 from harness.sandbox.rootfs import SERVICE_UID
 from harness.sandbox.service import DockerServiceFactory
 from harness.scenario.runner import run_scenarios
@@ -116,7 +118,8 @@ def _environment(exercise: Exercise, docker_version: str | None) -> EnvironmentI
 def _whole_run_failure(
     rubric: Rubric, mode: Mode, failure: BuildFailed | ServiceStartFailed
 ) -> list[ScenarioResult]:
-    """One failed stand-in scenario per criterion in scope when nothing could be run at all."""
+    """One failed stand-in scenario per automated criterion in scope when nothing could be run at all.
+    Manual criteria stay pending: a reviewer can still judge code that does not build."""
     return [
         ScenarioResult(
             nodeid=f"build::{criterion.id}",
@@ -129,7 +132,7 @@ def _whole_run_failure(
             evidence=failure.evidence,
         )
         for criterion in rubric.criteria
-        if criterion.visibility in visibilities(mode)
+        if criterion.visibility in visibilities(mode) and criterion.kind == "automated"
     ]
 
 
@@ -141,10 +144,24 @@ def assemble(
     submission: SubmissionInfo,
     docker_version: str | None,
     started_at: str,
+    quality: QualityReport | None = None,
+    reference_quality: QualityReport | None = None,
 ) -> GradeResult:
-    criteria = score(rubric, scenarios, visibilities=visibilities(request.mode))
-    total, undecided = total_score(criteria)
+    criteria = score(
+        rubric,
+        scenarios,
+        visibilities=visibilities(request.mode),
+        quality=quality,
+        reference=reference_quality,
+    )
     problems = [f"{c.id}: {c.summary}" for c in criteria if c.status == "error"]
+    summary = totals(
+        criteria,
+        [(s.id, s.title) for s in role.skills],
+        thresholds_of(seniority_of(rubric, role)),
+        gate_cap=rubric.gate_cap,
+        complete=not problems,
+    )
     return GradeResult(
         exercise=request.exercise.name,
         mode=request.mode,
@@ -154,11 +171,11 @@ def assemble(
         submission=submission,
         environment=_environment(request.exercise, docker_version),
         criteria=criteria,
-        skills=skill_totals(role, criteria),
-        total=total,
-        undecided_points=undecided,
         complete=not problems,
         problems=problems,
+        gate_cap=rubric.gate_cap,
+        quality=quality,
+        **summary.fields(),
     )
 
 
@@ -179,6 +196,8 @@ class Grader:
         self.observer = observer
         self.rubric, self.role = load_rubric(request.exercise.rubric_path)
         self.run_id = labels.new_run_id()
+        #: The packed Cargo context of the last build (plain, sandbox-owned, digest), for the quality step.
+        self._cargo_context: tuple[bytes, bytes, str] | None = None
 
     def run(self) -> GradeResult:
         started_at = _now()
@@ -205,18 +224,70 @@ class Grader:
             self.observer.stage("connect to Docker")
             client = connect()
             cleanup.sweep_stale(client)
+            quality = reference_quality = None
             try:
                 info, image, failure = self.build(client, submission)
                 if failure is not None:
                     scenarios = _whole_run_failure(self.rubric, self.request.mode, failure)
                 else:
                     assert image is not None
+                    quality, reference_quality = self._quality(client)
                     scenarios = self._run_service(client, image)
             finally:
                 cleanup.sweep_run(client, self.run_id)
         return assemble(
-            self.request, self.rubric, self.role, scenarios, info, engine_version(client), started_at
+            self.request,
+            self.rubric,
+            self.role,
+            scenarios,
+            info,
+            engine_version(client),
+            started_at,
+            quality,
+            reference_quality,
         )
+
+    def _quality(self, client: docker.DockerClient) -> tuple[QualityReport | None, QualityReport | None]:
+        """Code-quality facts of the submission (and of the reference, for ratios), when a criterion in
+        scope uses them. Runs before the service so it never competes with performance measurements."""
+        scope = visibilities(self.request.mode)
+        # `-k` asks for a subset of scenarios: quality facts are no scenario, so they are not gathered.
+        if self._cargo_context is None or self.request.keyword or not self.rubric.needs_quality(scope):
+            return None, None
+        self.observer.stage("gather code-quality evidence")
+        images = ensure_images(client)
+        plain, owned, digest = self._cargo_context
+        quality = gather_quality(self._quality_job(client, images, plain, owned, digest))
+        reference = None
+        if self.rubric.needs_reference_quality(scope):
+            reference = self._reference_quality(client, images)
+        return quality, reference
+
+    def _quality_job(
+        self, client: docker.DockerClient, images: HarnessImages, plain: bytes, owned: bytes, digest: str
+    ) -> QualityJob:
+        return QualityJob(
+            client=client,
+            images=images,
+            context_tar=owned,
+            plain_tar=plain,
+            source_digest=digest,
+            limits=self.request.exercise.spec.build,
+            run_id=self.run_id,
+            progress=self.observer.detail,
+        )
+
+    def _reference_quality(self, client: docker.DockerClient, images: HarnessImages) -> QualityReport | None:
+        reference = self.request.exercise.reference_path
+        if reference is None:
+            return None
+        with _workdir() as workdir:
+            submission = open_submission(str(reference), workdir=workdir, limits=IntakeLimits())
+            assert submission.root is not None
+            packed = pack_context(submission.root, limits=IntakeLimits())
+            owned = retarget(packed, prefix="src", uid=SERVICE_UID)
+            digest = source_digest(submission.root)
+            return gather_quality(self._quality_job(client, images, packed.read_bytes(), owned, digest))
 
     def _run_service(self, client: docker.DockerClient, image: str) -> list[ScenarioResult]:
         primer = ensure_images(client).runtime if self._needs_primer(client, image) else None
@@ -260,7 +331,8 @@ class Grader:
             exercise=exercise,
             services=factory,
             seed=self.request.seed,
-            known_criteria=frozenset(c.id for c in self.rubric.criteria),
+            # Only criteria scored by scenarios may be named by one: a typo'd or manual id is an error.
+            known_criteria=frozenset(c.id for c in self.rubric.criteria if c.scored_by_scenarios),
             on_result=self.observer.scenario,
             on_collected=self.observer.collected,
             baseline=baseline,
@@ -283,11 +355,14 @@ class Grader:
         self.observer.stage("build the submission")
         packed = pack_context(submission.root, limits=IntakeLimits())
         is_cargo = submission.kind == "cargo"
+        # Cargo builds copy the code into a volume as the sandbox user; Dockerfiles get their folder.
+        owned = retarget(packed, prefix="src", uid=SERVICE_UID) if is_cargo else None
+        if owned is not None:
+            self._cargo_context = (packed.read_bytes(), owned, digest)
         job = BuildJob(
             client=client,
             images=images,
-            # Cargo builds copy the code into a volume as the sandbox user; Dockerfiles get their folder.
-            context_tar=retarget(packed, prefix="src", uid=SERVICE_UID) if is_cargo else packed.read_bytes(),
+            context_tar=owned if owned is not None else packed.read_bytes(),
             source_digest=digest,
             limits=request.exercise.spec.build,
             run_id=self.run_id,

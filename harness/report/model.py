@@ -9,14 +9,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.report.charts import Chart
+from harness.report.quality import CheckResult, QualityReport
+from harness.report.review import LevelInfo, Review, SeniorityResult
 
 SCHEMA_VERSION = 1
 
 Status = Literal["passed", "failed", "error", "skipped"]
 """passed/failed: the candidate's doing. error: the harness's fault, never scored. skipped: not decided."""
 
-CriterionStatus = Literal["passed", "partial", "failed", "error", "unknown"]
+CriterionStatus = Literal["passed", "partial", "failed", "error", "unknown", "pending"]
+"""pending: a manual criterion no reviewer has decided yet. Like unknown and error, it is undecided:
+reported as such and left out of the totals, never scored as zero."""
 
 
 class _Frozen(BaseModel):
@@ -36,6 +42,7 @@ class ScenarioResult(_Frozen):
     evidence: str | None = None
     reproduce: str | None = None
     details: str | None = None
+    charts: list[Chart] = Field(default_factory=list)
 
 
 class CriterionResult(_Frozen):
@@ -47,11 +54,25 @@ class CriterionResult(_Frozen):
     points: float
     max_points: float
     passed: int
+    """Scenarios and metric checks passed (both are pooled: points = max * passed / (passed + failed))."""
     failed: int
     errors: int
     skipped: int
     summary: str
     scenarios: list[ScenarioResult]
+    kind: Literal["automated", "manual"] = "automated"
+    description: str = ""
+    """From the rubric: for manual criteria, what the reviewer should look at."""
+    checks: list[CheckResult] = []
+    """Metric thresholds and ratios against the reference that fed this criterion."""
+    levels: list[LevelInfo] = []
+    level: str | None = None
+    """The level reached: the reviewer's for manual criteria, the highest level whose fraction the earned
+    points reach for automated ones; None while undecided."""
+    gate: bool = False
+    gate_at_least: float = 1.0
+    """A gate is cleared when the criterion earns at least this fraction of its points."""
+    review: Review | None = None
 
 
 class SkillResult(_Frozen):
@@ -59,6 +80,10 @@ class SkillResult(_Frozen):
     title: str
     points: float
     max_points: float
+    """Over the decided criteria of the skill."""
+    undecided_points: float = 0.0
+    pending_points: float = 0.0
+    """Part of `undecided_points` waiting for a reviewer."""
 
 
 class BuildInfo(_Frozen):
@@ -105,3 +130,13 @@ class GradeResult(_Frozen):
     complete: bool
     """False when a harness error left some criterion undecided: the grade must be rerun, not trusted."""
     problems: list[str]
+    pending_points: float = 0.0
+    """Part of `undecided_points` waiting for a reviewer (`harness review`); not a harness problem."""
+    gates_failed: list[str] = []
+    """Ids of gate criteria that were decided and not cleared."""
+    gate_cap: float | None = None
+    """From the rubric: the total is capped at this while a gate is failed."""
+    uncapped_total: float | None = None
+    """The total before the gate cap, when the cap lowered it."""
+    seniority: SeniorityResult | None = None
+    quality: QualityReport | None = None

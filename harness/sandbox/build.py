@@ -117,12 +117,15 @@ class CargoBuild:
         limits: BuildLimits,
         run_id: str,
         progress: Progress,
+        *,
+        role: str = "build",
     ) -> None:
         self.client = client
         self.images = images
         self.limits = limits
         self.progress = progress
-        self.labels = labels.run_labels(run_id, "build")
+        # The quality step (harness/sandbox/quality.py) reuses this sandbox under a role of its own.
+        self.labels = labels.run_labels(run_id, role)
         self.log = BoundedLog(limits.log_bytes)
 
     def _crate_cache(self) -> str:
@@ -132,7 +135,7 @@ class CargoBuild:
             self.client.volumes.create(CRATE_CACHE_VOLUME, labels={labels.CACHE: "crates"})
         return CRATE_CACHE_VOLUME
 
-    def _container(
+    def container(
         self,
         command: list[str],
         volumes: dict[str, dict[str, str]],
@@ -168,7 +171,7 @@ class CargoBuild:
         return code if code is not None else -1
 
     def fetch(self, volume: str, context: bytes) -> None:
-        container = self._container(
+        container = self.container(
             [
                 "cargo",
                 "vendor",
@@ -200,7 +203,7 @@ class CargoBuild:
             raise BuildFailed("cargo could not resolve the submission's dependencies", evidence=text)
 
     def compile(self, volume: str) -> Container:
-        container = self._container(
+        container = self.container(
             ["sh", "-c", COMPILE_SCRIPT],
             {volume: {"bind": "/work", "mode": "rw"}},
             {"CARGO_HOME": "/work/cargo-home", "CARGO_BUILD_JOBS": str(max(1, int(self.limits.cpus)))},

@@ -24,7 +24,10 @@ from harness.errors import ImageBootstrapError
 SUITE = "bookworm"
 BUILDER_PACKAGES = ("gcc", "libc6-dev", "pkg-config", "ca-certificates")
 SERVICE_UID = 10001
-#: Toolchain folders a build needs; share/ (1 GB of HTML docs) is left out.
+#: Toolchain folders a build needs; share/ (1 GB of HTML docs) is left out. bin/ brings cargo-clippy,
+#: clippy-driver, rustfmt and cargo-fmt along when the host toolchain has them (rustup's default
+#: profile does): the code-quality step (harness/sandbox/quality.py) runs them, and reports its facts
+#: as unknown, naming the missing component, when they are absent.
 TOOLCHAIN_PARTS = ("bin", "lib", "libexec", "etc")
 RUNTIME_LIBS = (
     "ld-linux-x86-64.so.2",

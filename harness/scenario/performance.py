@@ -8,13 +8,15 @@ skipped, so its criterion is "unknown": the generator's limits are never blamed 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
 from harness.calibration import Baseline, ProfileFigures, measure
 from harness.exercise import Exercise
 from harness.load import LoadResult
+from harness.load.model import LatencySummary
+from harness.report.charts import Chart, bar_chart, line_chart
 from harness.scenario.evidence import EvidenceLog
 from harness.scenario.service import ServiceHandle
 
@@ -28,12 +30,52 @@ def summary(name: str, result: LoadResult) -> str:
     )
 
 
+PERCENTILES = ("p50", "p90", "p99", "p99.9", "max")
+
+
+def _ms(us: float) -> float:
+    return round(us / 1000, 3)
+
+
+def _percentiles_ms(latency: LatencySummary) -> list[float | None]:
+    if latency.count == 0:
+        return [None] * len(PERCENTILES)  # nothing measured: no bars, not zero-high ones
+    return [_ms(v) for v in (latency.p50_us, latency.p90_us, latency.p99_us, latency.p999_us, latency.max_us)]
+
+
+def over_time_charts(name: str, result: LoadResult) -> list[Chart]:
+    """Latency and throughput second by second (seconds past the measured window are the drain)."""
+    samples = result.time_series
+    # A second in which nothing completed has no latency: a gap, never 0 ms.
+    latency = {
+        label: [(float(s.second), _ms(getattr(s, attr)) if s.completed else None) for s in samples]
+        for label, attr in (("p50", "p50_us"), ("p99", "p99_us"))
+    }
+    throughput = {
+        "completed/s": [(float(s.second), s.throughput) for s in samples],
+        "errors/s": [(float(s.second), float(s.errors)) for s in samples],
+    }
+    return [
+        line_chart(f"{name}: latency over time", latency, y_label="latency (ms)", reduce="max"),
+        line_chart(f"{name}: throughput over time", throughput, y_label="requests/s", reduce="mean"),
+    ]
+
+
+def percentile_chart(name: str, result: LoadResult, reference: ProfileFigures | None = None) -> Chart:
+    series: dict[str, list[float | None]] = {"this service": _percentiles_ms(result.latency)}
+    if reference is not None:
+        # The reference's baseline keeps p50 and p99 only: the other bars are missing, not zero.
+        series["reference"] = [_ms(reference.p50_us), None, _ms(reference.p99_us), None, None]
+    return bar_chart(f"{name}: latency percentiles", PERCENTILES, series, y_label="latency (ms)")
+
+
 @dataclass
 class PerformanceProbe:
     exercise: Exercise
     reference: Callable[[], Baseline | None]
     seed: int
     evidence: EvidenceLog
+    measured: dict[str, LoadResult] = field(default_factory=dict)
 
     def measure(self, service: ServiceHandle, name: str) -> LoadResult:
         """Run profile `name` against `service`; skip (unknown) if the generator could not keep up."""
@@ -41,7 +83,10 @@ class PerformanceProbe:
         if performance is None or name not in performance.profiles:
             raise KeyError(f"exercise '{self.exercise.name}' has no load profile '{name}'")
         result = measure(service, performance.profiles[name], self.seed)
+        self.measured[name] = result
         self.evidence.note(summary(name, result))
+        for chart in [*over_time_charts(name, result), percentile_chart(name, result)]:
+            self.evidence.chart(chart)
         if not result.valid:
             pytest.skip(f"the load generator could not measure fairly: {'; '.join(result.invalid_reasons)}")
         return result
@@ -56,6 +101,8 @@ class PerformanceProbe:
             pytest.skip(
                 f"the reference's own measurement was not valid: {'; '.join(figures.invalid_reasons)}"
             )
+        if name in self.measured:
+            self.evidence.chart(percentile_chart(name, self.measured[name], figures))
         self.evidence.note(
             f"reference on this machine: {figures.throughput:,.0f} req/s, p50 {figures.p50_us} µs, "
             f"p99 {figures.p99_us} µs"

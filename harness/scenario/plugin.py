@@ -114,6 +114,7 @@ def pytest_runtest_protocol(
     result = yield
     session = _session(item.config)
     outcome = _final_outcome(item.stash.get(_PHASES, []))
+    log = item.stash.get(_EVIDENCE, None)
     scenario = ScenarioResult(
         nodeid=item.nodeid,
         name=item.name,
@@ -125,6 +126,7 @@ def pytest_runtest_protocol(
         evidence=outcome.evidence,
         reproduce=outcome.reproduce,
         details=outcome.details,
+        charts=list(log.charts) if log is not None else [],
     )
     session.results.append(scenario)
     if session.on_result is not None:
@@ -155,7 +157,8 @@ def rng(request: pytest.FixtureRequest, seed: int) -> random.Random:
 
 @pytest.fixture
 def evidence(request: pytest.FixtureRequest) -> EvidenceLog:
-    """Where clients and the scenario itself record what happened, shown when the scenario fails."""
+    """Where clients and the scenario itself record what happened, shown when the scenario fails, and
+    the charts the reports draw (``evidence.chart(line_chart(...))``), kept whatever the outcome."""
     log = EvidenceLog()
     request.node.stash[_EVIDENCE] = log
     return log

@@ -19,6 +19,7 @@ from harness.drivers.resp import (
 )
 from harness.faults import Latency, Timeout, proxied
 from harness.history import HistoryRecorder
+from harness.scenario.evidence import history_latency_chart
 
 pytestmark = [pytest.mark.criterion("linearizability"), pytest.mark.timeout(120)]
 
@@ -90,6 +91,8 @@ def test_registers_are_linearizable_under_latency_and_a_partition(fresh_service,
         for worker in workers:
             worker.join(timeout=WORKLOAD_S + 10)
     history = recorder.snapshot()
+    # For the reports: latency through the partition, the partition shaded (a gap where nothing completed).
+    evidence.chart(history_latency_chart(history, title="register latency through a partition"))
     completed = sum(1 for op in history.operations if op.status == "ok")
     evidence.note(f"history: {len(history.operations)} operations, {completed} ok, over {KEYS} keys")
     assert completed >= 50, f"only {completed} operations completed in {WORKLOAD_S:g} s"
