@@ -14,13 +14,20 @@ import tempfile
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 import click
 
 from harness import __version__
 from harness.errors import HarnessError, UsageError
+from harness.report.outputs import ReportTargets
 from harness.terminal import Terminal
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from harness.grading import GradeRequest, Observer
+    from harness.report.model import GradeResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -100,6 +107,30 @@ _out_option = click.option(
 )
 
 
+_REPORT_OPTIONS = (
+    ("html", "Also write the HTML report (one self-contained file: scorecard, plots, evidence, logs)."),
+    ("md", "Also write the Markdown report (for a pull-request comment)."),
+    ("junit", "Also write JUnit XML (one testsuite per criterion, one testcase per scenario)."),
+    ("gradescope", "Also write Gradescope's autograder results.json."),
+    ("summary", 'Append the Markdown report to FILE, e.g. "$GITHUB_STEP_SUMMARY".'),
+)
+
+
+def report_options(command: F) -> F:
+    """--html, --md, --junit, --gradescope and --summary FILE, shared by grade, check and report; the
+    command receives them as keyword arguments named after the format (see ReportTargets)."""
+    for name, text in reversed(_REPORT_OPTIONS):
+        option = click.option(
+            # Checked by check_targets, not click, so a bad path is one line like every other error.
+            f"--{name}",
+            type=click.Path(path_type=Path),
+            metavar="FILE",
+            help=text,
+        )
+        command = option(command)
+    return command
+
+
 def _run_grade(
     mode: Literal["grade", "check"],
     exercise_name: str,
@@ -113,16 +144,22 @@ def _run_grade(
     address: str | None = None,
     fail_under: float | None = None,
     json_only: bool = False,
+    reports: ReportTargets | None = None,
+    repeat: int = 1,
 ) -> None:
     from harness.exercise import load_exercise
     from harness.grading import GradeRequest, grade
     from harness.report.json_report import write_result
+    from harness.report.outputs import check_targets, write_reports
+    from harness.report.text import json_for_ci
 
     terminal = Terminal()
     exercise = load_exercise(exercise_name)
     parsed_address = _parse_address(address)
     if submission is None and image is None and parsed_address is None:
         raise UsageError("nothing to grade", hint="give a PATH, --image REF or --address HOST:PORT")
+    reports = reports or ReportTargets()
+    check_targets(reports)
     request = GradeRequest(
         exercise=exercise,
         mode=mode,
@@ -134,18 +171,22 @@ def _run_grade(
         keyword=keyword,
         logs_dir=out,
     )
-    if json_only:
+    if repeat > 1:
+        result = _graded_repeatedly(terminal, request, repeat, out, quiet=json_only)
+    elif json_only:
         result = grade(request)
     else:
         with terminal.progress() as progress:
             result = grade(request, progress)
     write_result(result, out / "results.json")
+    written = write_reports(result, reports, logs_dir=out)
     if json_only:
-        # Azure Pipelines acts on "##vso[" anywhere in a line; "\u005b" is the same JSON, inert there.
-        click.echo(result.model_dump_json(indent=2).replace("##vso[", "##vso\\u005b"))
+        click.echo(json_for_ci(result.model_dump_json(indent=2)))
     else:
         terminal.scorecard(result, for_candidate=mode == "check")
         terminal.note(f"results: {out / 'results.json'}  (seed {result.seed})")
+        for path in written:
+            click.echo(f"report: {path}")  # plain: a path is neither rich markup nor worth wrapping
     if not result.complete:
         raise HarnessError(
             "grading incomplete: a harness error left some criteria undecided",
@@ -154,6 +195,29 @@ def _run_grade(
     if fail_under is not None and result.total < fail_under:
         terminal.error(f"score {result.total:g} is below --fail-under {fail_under:g}")
         raise SystemExit(EXIT_BELOW_THRESHOLD)
+
+
+def _graded_repeatedly(
+    terminal: Terminal, request: GradeRequest, runs: int, out: Path, *, quiet: bool
+) -> GradeResult:
+    """Grade `runs` times; print the repeatability table; the median run stands for the grade."""
+    from contextlib import nullcontext
+
+    from harness.grading import SilentObserver
+    from harness.killmatrix_view import print_repeat
+    from harness.repeat import grade_repeatedly, median_run
+
+    def observe(label: str) -> AbstractContextManager[Observer]:
+        if quiet:
+            return nullcontext(SilentObserver())
+        terminal.note(f"grading, {label}")
+        return terminal.progress()
+
+    results, report = grade_repeatedly(request, runs, out, observe)
+    if not quiet:
+        print_repeat(terminal.out, report, f"{runs} grades of one submission (seed {request.seed})")
+        terminal.note(f"repeatability: {out / 'repeatability.json'}; the median run is shown below")
+    return median_run(results)
 
 
 @main.command()
@@ -168,6 +232,16 @@ def _run_grade(
 @click.option(
     "--json", "json_only", is_flag=True, help="Print results.json to stdout instead of the scorecard."
 )
+@click.option(
+    "--repeat",
+    type=click.IntRange(1, 50),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Grade N times with one seed and report per-criterion pass rates and flaky criteria "
+    "(run-K/ and repeatability.json under --out); the median run is the result.",
+)
+@report_options
 @handled
 def grade(
     submission: str | None,
@@ -179,6 +253,8 @@ def grade(
     out: Path,
     fail_under: float | None,
     json_only: bool,
+    repeat: int,
+    **reports: Path | None,
 ) -> None:
     """Grade a submission on every scenario, public and hidden.
 
@@ -196,6 +272,8 @@ def grade(
         image=image,
         fail_under=fail_under,
         json_only=json_only,
+        reports=ReportTargets(**reports),
+        repeat=repeat,
     )
 
 
@@ -211,6 +289,7 @@ def grade(
 @click.option("--seed", type=int, help="Seed for randomised scenarios.")
 @click.option("-k", "keyword", metavar="EXPR", help="Only scenarios matching this pytest -k expression.")
 @_out_option
+@report_options
 @handled
 def check(
     submission: str | None,
@@ -219,6 +298,7 @@ def check(
     seed: int | None,
     keyword: str | None,
     out: Path,
+    **reports: Path | None,
 ) -> None:
     """Self-check your work on the public scenarios, with what was sent, what came back, and a command
     to reproduce each failure.
@@ -237,6 +317,7 @@ def check(
         keyword=keyword,
         submission=submission if address is None else None,
         address=address,
+        reports=ReportTargets(**reports),
     )
 
 
@@ -307,31 +388,84 @@ def prepare() -> None:
 
 @main.command()
 @click.argument("exercise", metavar="EXERCISE")
+@click.option(
+    "--mutants/--baseline-only",
+    default=True,
+    show_default=True,
+    help="Grade the reference and every mutant and judge the kill matrix, or only measure the baseline.",
+)
+@click.option(
+    "--repeat", type=click.IntRange(1, 50), default=1, show_default=True, help="Grade the reference N times."
+)
+@click.option(
+    "--only", multiple=True, metavar="MUTANT", help="Only this mutant (repeatable); skips the coverage check."
+)
+@click.option("--seed", type=int, help="Seed for every grade of the run (one seed: repeats must agree).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("harness-calibration"),
+    show_default=True,
+    help="Folder for calibration.json and every grade's results.",
+)
 @handled
-def calibrate(exercise: str) -> None:
-    """Measure EXERCISE's reference solution on this machine now.
+def calibrate(
+    exercise: str, mutants: bool, repeat: int, only: tuple[str, ...], seed: int | None, out: Path
+) -> None:
+    """Prove EXERCISE's grader on this machine: measure the reference's performance baseline, grade the
+    reference (N times with --repeat) and every mutant in exercises/EXERCISE/mutants/, and print the kill
+    matrix.
 
-    Performance criteria are graded as ratios against this baseline, never against absolute numbers.
-    `harness grade` measures it on first use and again when it is a week old, the machine differs, or
-    the reference or its load profiles change; run this to refresh it on purpose.
+    \b
+    Exit 1 when the grader is not proven: the reference fails or flips a criterion, its total moves more
+    than 2 points across repeats, a mutant passes a criterion it must fail or fails one its mistake does
+    not explain, or an automated criterion is failed by no mutant.
+
+    Performance criteria are graded as ratios against the baseline measured here, never against absolute
+    numbers; `harness grade` measures it on first use and again when it is a week old, the machine
+    differs, or the reference or its load profiles change.
     """
     from harness.calibration import calibrate as measure_reference
     from harness.calibration import describe
     from harness.exercise import load_exercise
+    from harness.killmatrix import run_kill_matrix
+    from harness.killmatrix_view import print_matrix
     from harness.sandbox import labels
     from harness.sandbox.cleanup import sweep_run
     from harness.sandbox.docker_client import connect
+    from harness.terminal import GradeProgress
 
     terminal = Terminal()
+    loaded = load_exercise(exercise)
     client = connect()
-    run_id = labels.new_run_id()
-    try:
-        with terminal.progress() as progress:
-            progress.stage("build the reference and measure it")
-            baseline = measure_reference(client, load_exercise(exercise), run_id)
-    finally:
-        sweep_run(client, run_id)
-    terminal.note(describe(baseline))
+    if loaded.spec.performance is not None:
+        run_id = labels.new_run_id()
+        try:
+            with terminal.progress() as progress:
+                progress.stage("build the reference and measure its performance")
+                baseline = measure_reference(client, loaded, run_id)
+        finally:
+            sweep_run(client, run_id)
+        terminal.note(describe(baseline))
+    if not mutants:
+        return
+
+    def observe(label: str) -> GradeProgress:
+        terminal.note(f"grading {label}")
+        return terminal.progress()
+
+    matrix = run_kill_matrix(
+        loaded,
+        out,
+        seed=seed if seed is not None else secrets.randbelow(2**31),
+        repeat=repeat,
+        only=only,
+        observe=observe,
+    )
+    print_matrix(terminal.out, matrix)
+    terminal.note(f"kill matrix: {out / 'calibration.json'}")
+    if matrix.problems:
+        raise SystemExit(EXIT_BELOW_THRESHOLD)
 
 
 @main.command()
@@ -349,10 +483,20 @@ def gc(everything: bool) -> None:
 
 
 # Commands that live in their own modules, registered here so `harness --help` lists them all.
-# (report commands)
-# (review command)
-# (hiring-manager, candidate and CI flows)
+# `harness report` (it registers itself on main):
+import harness.cli_report  # noqa: E402, F401
+from harness.cli_review import review  # noqa: E402  (`harness review`: manual criteria)
+
+main.add_command(review)
+
+from harness.cli_flows import register_flows  # noqa: E402  (hiring-manager, candidate and CI flows)
+
+register_flows(main, handled)
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m harness.cli` runs this file as __main__, while the command modules above register on
+    # `harness.cli.main`: run that one, so every command is there.
+    from harness.cli import main as registered
+
+    registered()
