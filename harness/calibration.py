@@ -136,13 +136,12 @@ def cached_baseline(exercise: Exercise) -> Baseline | None:
     return baseline
 
 
-def calibrate(client: docker.DockerClient, exercise: Exercise, run_id: str) -> Baseline:
-    """Build the reference, measure every profile against it, and cache the result."""
+def _reference_image(client: docker.DockerClient, exercise: Exercise, run_id: str) -> tuple[str, str]:
+    """The reference's image (built, or reused when its source is unchanged) and its source digest."""
     from harness.grading import Grader, GradeRequest, SilentObserver
 
-    performance = exercise.spec.performance
     reference = exercise.reference_path
-    if performance is None or reference is None:
+    if exercise.spec.performance is None or reference is None:
         raise InfrastructureError(f"exercise '{exercise.name}' declares no performance profiles")
     with tempfile.TemporaryDirectory(prefix="harness-ref-") as workdir:
         submission = open_submission(str(reference), workdir=Path(workdir))
@@ -155,14 +154,30 @@ def calibrate(client: docker.DockerClient, exercise: Exercise, run_id: str) -> B
         raise InfrastructureError(
             f"the reference of '{exercise.name}' did not build: {failure.message if failure else 'no image'}"
         )
+    return image, digest
+
+
+def _measure_reference(
+    client: docker.DockerClient, exercise: Exercise, run_id: str, names: list[str]
+) -> tuple[dict[str, ProfileFigures], str]:
+    performance = exercise.spec.performance
+    assert performance is not None
+    image, digest = _reference_image(client, exercise, run_id)
     factory = DockerServiceFactory(client, image, exercise, run_id)
     try:
         figures: dict[str, ProfileFigures] = {}
-        for name, profile in performance.profiles.items():
+        for name in names:
             with factory.fresh(f"calibrate-{name}") as service:
-                figures[name] = ProfileFigures.of(measure(service, profile))
+                figures[name] = ProfileFigures.of(measure(service, performance.profiles[name]))
     finally:
         factory.close()
+    return figures, digest
+
+
+def calibrate(client: docker.DockerClient, exercise: Exercise, run_id: str) -> Baseline:
+    """Build the reference, measure every profile against it, and cache the result."""
+    names = list(exercise.spec.performance.profiles) if exercise.spec.performance else []
+    figures, digest = _measure_reference(client, exercise, run_id, names)
     baseline = Baseline(
         exercise=exercise.name,
         fingerprint=fingerprint(),
@@ -173,6 +188,15 @@ def calibrate(client: docker.DockerClient, exercise: Exercise, run_id: str) -> B
     )
     write_atomically(baseline_path(exercise), baseline.model_dump_json(indent=2) + "\n")
     return baseline
+
+
+def measure_reference_now(
+    client: docker.DockerClient, exercise: Exercise, run_id: str, profile: str
+) -> ProfileFigures:
+    """One profile of the reference, measured now and not cached: the peer a shortfall is confirmed
+    against, when the cached baseline may come from a quieter moment of a shared machine."""
+    figures, _ = _measure_reference(client, exercise, run_id, [profile])
+    return figures[profile]
 
 
 def describe(baseline: Baseline) -> str:

@@ -21,7 +21,7 @@ from typing import Literal, Protocol
 import docker
 
 from harness import __version__
-from harness.calibration import Baseline, cached_baseline, calibrate
+from harness.calibration import Baseline, ProfileFigures, cached_baseline, calibrate, measure_reference_now
 from harness.errors import BuildFailed, ServiceStartFailed, UsageError
 from harness.exercise import Exercise, Visibility
 from harness.report.model import (
@@ -295,7 +295,11 @@ class Grader:
             client, image, self.request.exercise, self.run_id, volume_primer=primer
         )
         try:
-            return self._scenarios(factory, functools.cache(lambda: self._baseline(client)))
+            return self._scenarios(
+                factory,
+                functools.cache(lambda: self._baseline(client)),
+                functools.cache(lambda profile: self._reference_now(client, profile)),
+            )
         finally:
             factory.close()
 
@@ -316,6 +320,17 @@ class Grader:
                 cleanup.sweep_run(client, calibration_run)
         return baseline
 
+    def _reference_now(self, client: docker.DockerClient, profile: str) -> ProfileFigures | None:
+        """One profile of the reference measured now (see PerformanceProbe.baseline), in a run of its own."""
+        if self.request.mode != "grade" or self.request.exercise.spec.performance is None:
+            return None
+        self.observer.detail(f"measuring the reference's {profile} again under the present load")
+        run_id = labels.new_run_id()
+        try:
+            return measure_reference_now(client, self.request.exercise, run_id, profile)
+        finally:
+            cleanup.sweep_run(client, run_id)
+
     @staticmethod
     def _needs_primer(client: docker.DockerClient, image: str) -> bool:
         """Images not made on the harness runtime may lack a /data the service user can write."""
@@ -323,7 +338,10 @@ class Grader:
         return (found.labels or {}).get(labels.IMAGE) != "submission"
 
     def _scenarios(
-        self, factory: ServiceFactory, baseline: Callable[[], Baseline | None] = lambda: None
+        self,
+        factory: ServiceFactory,
+        baseline: Callable[[], Baseline | None] = lambda: None,
+        reference_now: Callable[[str], ProfileFigures | None] = lambda profile: None,
     ) -> list[ScenarioResult]:
         exercise = self.request.exercise
         files = [f for v in visibilities(self.request.mode) for f in exercise.scenario_files(v)]
@@ -336,6 +354,7 @@ class Grader:
             on_result=self.observer.scenario,
             on_collected=self.observer.collected,
             baseline=baseline,
+            reference_now=reference_now,
         )
         self.observer.stage("run scenarios")
         log_path = self.request.logs_dir / "pytest.log" if self.request.logs_dir else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import pytest
 
@@ -69,6 +70,13 @@ def percentile_chart(name: str, result: LoadResult, reference: ProfileFigures | 
     return bar_chart(f"{name}: latency percentiles", PERCENTILES, series, y_label="latency (ms)")
 
 
+@runtime_checkable
+class Pausable(Protocol):
+    def pause(self) -> None: ...
+
+    def unpause(self) -> None: ...
+
+
 @dataclass
 class PerformanceProbe:
     exercise: Exercise
@@ -76,6 +84,8 @@ class PerformanceProbe:
     seed: int
     evidence: EvidenceLog
     measured: dict[str, LoadResult] = field(default_factory=dict)
+    reference_now: Callable[[str], ProfileFigures | None] = lambda profile: None
+    _services: dict[str, ServiceHandle] = field(default_factory=dict)
 
     def measure(self, service: ServiceHandle, name: str) -> LoadResult:
         """Run profile `name` against `service`; skip (unknown) if the generator could not keep up."""
@@ -84,6 +94,7 @@ class PerformanceProbe:
             raise KeyError(f"exercise '{self.exercise.name}' has no load profile '{name}'")
         result = measure(service, performance.profiles[name], self.seed)
         self.measured[name] = result
+        self._services[name] = service
         self.evidence.note(summary(name, result))
         for chart in [*over_time_charts(name, result), percentile_chart(name, result)]:
             self.evidence.chart(chart)
@@ -91,8 +102,13 @@ class PerformanceProbe:
             pytest.skip(f"the load generator could not measure fairly: {'; '.join(result.invalid_reasons)}")
         return result
 
-    def baseline(self, name: str) -> ProfileFigures:
-        """The reference's figures for profile `name`; skip (unknown) when there is none."""
+    def baseline(self, name: str, holds: Callable[[ProfileFigures], bool] | None = None) -> ProfileFigures:
+        """The reference's figures for profile `name`; skip (unknown) when there is none.
+
+        With `holds` (the scenario's pass condition): when the service falls short of the cached
+        baseline, the reference is measured again now and that figure is used. The cache may come from
+        a quieter moment of a shared machine; a shortfall only counts against a peer measured under the
+        same load."""
         reference = self.reference()
         if reference is None or name not in reference.profiles:
             pytest.skip("no reference baseline on this machine (run `harness calibrate EXERCISE`)")
@@ -101,6 +117,8 @@ class PerformanceProbe:
             pytest.skip(
                 f"the reference's own measurement was not valid: {'; '.join(figures.invalid_reasons)}"
             )
+        if holds is not None and not holds(figures):
+            figures = self._confirmed(name, figures)
         if name in self.measured:
             self.evidence.chart(percentile_chart(name, self.measured[name], figures))
         self.evidence.note(
@@ -108,3 +126,25 @@ class PerformanceProbe:
             f"p99 {figures.p99_us} µs"
         )
         return figures
+
+    def _confirmed(self, name: str, cached: ProfileFigures) -> ProfileFigures:
+        # The service under test is frozen meanwhile: one spinning in the background must not slow its
+        # peer down to its own level.
+        service = self._services.get(name)
+        frozen = service if isinstance(service, Pausable) else None
+        if frozen is not None:
+            frozen.pause()
+        try:
+            now = self.reference_now(name)
+        finally:
+            if frozen is not None:
+                frozen.unpause()
+        if now is None:
+            return cached
+        self.evidence.note(
+            f"short of the cached baseline ({cached.throughput:,.0f} req/s, p99 {cached.p99_us} µs), so the "
+            f"reference was measured again now: {now.throughput:,.0f} req/s, p99 {now.p99_us} µs"
+        )
+        if not now.valid:
+            pytest.skip(f"the reference measured again now was not valid: {'; '.join(now.invalid_reasons)}")
+        return now

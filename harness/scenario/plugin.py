@@ -216,4 +216,5 @@ def performance(
     ``result = performance.measure(service, "throughput"); ref = performance.baseline("throughput")``."""
     from harness.scenario.performance import PerformanceProbe
 
-    return PerformanceProbe(exercise, _session(request.config).baseline, seed, evidence)
+    session = _session(request.config)
+    return PerformanceProbe(exercise, session.baseline, seed, evidence, reference_now=session.reference_now)

@@ -13,7 +13,7 @@ from harness.report.model import ScenarioResult
 from harness.scenario.service import ServiceFactory
 
 if TYPE_CHECKING:
-    from harness.calibration import Baseline
+    from harness.calibration import Baseline, ProfileFigures
 
 
 @dataclass
@@ -29,6 +29,9 @@ class ScenarioSession:
     baseline: Callable[[], Baseline | None] = lambda: None
     """The reference's performance on this machine, for criteria graded relative to it. A callable,
     asked only when a scenario needs it: a run without performance scenarios measures nothing."""
+    reference_now: Callable[[str], ProfileFigures | None] = lambda profile: None
+    """One profile of the reference measured now (not cached), to confirm a shortfall against the
+    baseline under the machine's present load; None where the reference cannot be run."""
 
 
 SESSION_KEY = pytest.StashKey[ScenarioSession]()

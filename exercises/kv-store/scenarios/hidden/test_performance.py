@@ -15,7 +15,10 @@ P99_FLOOR_US = 2_000
 
 def test_throughput_is_at_least_half_the_reference(fresh_service, performance):
     result = performance.measure(fresh_service, "throughput")
-    reference = performance.baseline("throughput")
+    # A shortfall is confirmed against the reference measured again now (see PerformanceProbe.baseline).
+    reference = performance.baseline(
+        "throughput", holds=lambda ref: result.throughput >= THROUGHPUT_SHARE * ref.throughput
+    )
     assert result.errors == 0, f"{result.errors} requests failed or went unanswered under load"
     share = result.throughput / reference.throughput
     assert share >= THROUGHPUT_SHARE, (
@@ -26,11 +29,15 @@ def test_throughput_is_at_least_half_the_reference(fresh_service, performance):
 
 def test_p99_latency_at_a_fixed_rate_stays_near_the_reference(fresh_service, performance):
     result = performance.measure(fresh_service, "fixed-rate")
-    reference = performance.baseline("fixed-rate")
+    reference = performance.baseline("fixed-rate", holds=lambda ref: result.latency.p99_us <= _budget(ref))
     assert result.errors == 0, f"{result.errors} requests failed or went unanswered at a fixed rate"
-    budget = max(P99_FACTOR * reference.p99_us, reference.p99_us + P99_FLOOR_US)
+    budget = _budget(reference)
     assert result.latency.p99_us <= budget, (
         f"p99 {result.latency.p99_us} µs at {result.spec.rate:,.0f} requests/s exceeds "
         f"{budget:,.0f} µs ({P99_FACTOR:g}x the reference's {reference.p99_us} µs, "
         f"at least +{P99_FLOOR_US} µs)"
     )
+
+
+def _budget(reference):
+    return max(P99_FACTOR * reference.p99_us, reference.p99_us + P99_FLOOR_US)
