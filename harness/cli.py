@@ -217,7 +217,9 @@ def _graded_repeatedly(
     if not quiet:
         print_repeat(terminal.out, report, f"{runs} grades of one submission (seed {request.seed})")
         terminal.note(f"repeatability: {out / 'repeatability.json'}; the median run is shown below")
-    return median_run(results)
+    return median_run(results).model_copy(
+        update={"repeated_runs": runs, "flaky_criteria": report.flaky_criteria}
+    )
 
 
 @main.command()

@@ -153,6 +153,14 @@ class Terminal:
             line.append(f"  level: {result.seniority.level}", style="bold cyan")
             line.append(f" ({result.seniority.reason})", style="dim")
         self.out.print(line)
+        self._problems(result)
+
+    def _problems(self, result: GradeResult) -> None:
+        if result.repeated_runs > 1:
+            flaky = ", ".join(result.flaky_criteria) or "none"
+            self.out.print(
+                Text(f"median of {result.repeated_runs} runs; flaky criteria: {flaky}", style="bold yellow")
+            )
         for problem in result.problems:
             self.out.print(Text("harness error: ", style="magenta") + safe(problem), soft_wrap=True)
 
@@ -210,8 +218,7 @@ class Terminal:
             f"{sum(s.status == 'passed' for s in scenarios)} of {len(scenarios)} scenarios"
         )
         self.out.print(line)
-        for problem in result.problems:
-            self.out.print(Text("harness error: ", style="magenta") + safe(problem), soft_wrap=True)
+        self._problems(result)
         self._check_failures(result)
 
     def _check_failures(self, result: GradeResult) -> None:

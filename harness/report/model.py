@@ -140,3 +140,8 @@ class GradeResult(_Frozen):
     """The total before the gate cap, when the cap lowered it."""
     seniority: SeniorityResult | None = None
     quality: QualityReport | None = None
+    repeated_runs: int = 1
+    """With `grade --repeat N`: this is the median run of N (the others are in run-K/ beside it)."""
+    flaky_criteria: list[str] = []
+    """Criteria whose decided outcome differed across the repeated runs: the grader, not the candidate,
+    is in doubt there (see repeatability.json)."""

@@ -118,3 +118,16 @@ def test_a_patch_that_does_not_apply_is_one_clear_error(tmp_path: Path) -> None:
     patch.write_text("--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1 +1 @@\n-x\n+y\n")
     with pytest.raises(ExerciseError, match="does not apply"):
         mutated_copy(reference, patch, tmp_path / "work")
+
+
+def test_a_repeated_grade_names_its_flaky_criteria_on_the_scorecard(tmp_path: Path) -> None:
+    from harness.repeat import median_run
+
+    runs = [result(seed=1, **GREEN), result(seed=1, **{**GREEN, "expiry": "failed"}), result(seed=1, **GREEN)]
+    report = summarize(runs)
+    shown = median_run(runs).model_copy(update={"repeated_runs": 3, "flaky_criteria": report.flaky_criteria})
+    assert shown.total == 100.0  # the median of 66.7, 100, 100
+    out = tmp_path / "out.txt"
+    with out.open("w") as handle:
+        Terminal(handle, width=120).scorecard(shown)
+    assert "median of 3 runs; flaky criteria: expiry" in out.read_text()
