@@ -80,6 +80,24 @@ class DevTools:
             if message.get("method") == method:
                 return message
 
+    def open(self, url: str, *domains: str) -> None:
+        """Load `url` in a laptop-sized page with the given DevTools domains (and Page) enabled."""
+        for domain in ("Page", *domains):
+            self.call(f"{domain}.enable")
+        self.call(
+            "Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False
+        )
+        self.call("Page.navigate", url=url)
+        self.wait_for("Page.loadEventFired")
+
+    def requested(self) -> list[str]:
+        """Every URL the page asked for (needs the Network domain)."""
+        return [
+            e["params"]["request"]["url"]
+            for e in self.events
+            if e.get("method") == "Network.requestWillBeSent"
+        ]
+
     def evaluate(self, expression: str) -> Any:
         result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
         return result["result"].get("value")
@@ -149,13 +167,7 @@ def test_the_report_renders_its_plots_prints_and_fetches_nothing(tmp_path: Path,
     report.write_text(render_html(charted_result()), encoding="utf-8")
     url = report.as_uri()
 
-    for domain in ("Page", "Network", "Runtime", "Log"):
-        browser.call(f"{domain}.enable")
-    browser.call(
-        "Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False
-    )
-    browser.call("Page.navigate", url=url)
-    browser.wait_for("Page.loadEventFired")
+    browser.open(url, "Network", "Runtime", "Log")
 
     # It rendered: the title, the scorecard and four inline plots with a real size on the page.
     assert browser.evaluate("document.title").startswith("kv-store — grade — 50 / 100")
@@ -173,12 +185,7 @@ def test_the_report_renders_its_plots_prints_and_fetches_nothing(tmp_path: Path,
     assert "<script>alert(1)</script>" in browser.evaluate("document.body.innerText")
 
     # Nothing but the file itself was requested, and no reference names a remote address.
-    requested = [
-        e["params"]["request"]["url"]
-        for e in browser.events
-        if e.get("method") == "Network.requestWillBeSent"
-    ]
-    assert requested == [url], requested
+    assert browser.requested() == [url], browser.requested()
     references = browser.evaluate(
         "[...document.querySelectorAll('*')].flatMap(e => [...e.attributes])"
         ".filter(a => ['src', 'href', 'xlink:href', 'action', 'srcset', 'poster', 'data'].includes(a.name))"

@@ -84,13 +84,7 @@ def test_a_real_grade_renders_in_every_format(submission: str, tmp_path: Path, b
 
     # HTML: renders with its scorecard and plots, the partition shaded, nothing fetched.
     url = reports["html"].resolve().as_uri()
-    for domain in ("Page", "Network"):
-        browser.call(f"{domain}.enable")
-    browser.call(
-        "Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False
-    )
-    browser.call("Page.navigate", url=url)
-    browser.wait_for("Page.loadEventFired")
+    browser.open(url, "Network")
     assert browser.evaluate("document.querySelectorAll('#scorecard tr').length") >= 3
     plots = browser.evaluate(
         "[...document.querySelectorAll('#plots figure')].map(f => [f.textContent, "
@@ -98,12 +92,7 @@ def test_a_real_grade_renders_in_every_format(submission: str, tmp_path: Path, b
     )
     assert plots and all(height > 100 for _, height in plots), plots
     assert any("shaded: partition" in " ".join(caption.split()) for caption, _ in plots), plots
-    requested = [
-        e["params"]["request"]["url"]
-        for e in browser.events
-        if e.get("method") == "Network.requestWillBeSent"
-    ]
-    assert requested == [url], requested
+    assert browser.requested() == [url], browser.requested()
     shot = base64.b64decode(
         browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
     )
