@@ -131,3 +131,15 @@ def test_a_repeated_grade_names_its_flaky_criteria_on_the_scorecard(tmp_path: Pa
     with out.open("w") as handle:
         Terminal(handle, width=120).scorecard(shown)
     assert "median of 3 runs; flaky criteria: expiry" in out.read_text()
+
+
+def test_the_kv_store_mutants_cover_every_automated_criterion_on_paper() -> None:
+    """The static half of the proof (the graded half is `harness calibrate`): each automated criterion is
+    one that some mutant must fail."""
+    from harness.rubric.model import load_rubric
+
+    exercise = load_exercise("kv-store")
+    rubric, _ = load_rubric(exercise.rubric_path)
+    required = {criterion for mutant in load_mutants(exercise, rubric) for criterion in mutant.must_fail}
+    automated = {c.id for c in rubric.criteria if c.kind != "manual"}
+    assert automated - required == set()
