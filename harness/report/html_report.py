@@ -20,6 +20,15 @@ from harness.report.html_template import STYLE, TEMPLATE
 from harness.report.model import GradeResult
 from harness.report.text import clip, visible
 
+#: Fields this report lays out itself, beyond those every renderer does (see extras.py).
+HTML_LAID_OUT_RESULT = frozenset(
+    {
+        "seniority", "gates_failed", "gate_cap", "uncapped_total", "pending_points", "quality",
+        "repeated_runs", "flaky_criteria",
+    }
+)  # fmt: skip
+HTML_LAID_OUT_CRITERION = frozenset({"level", "levels", "review", "checks", "kind", "description"})
+
 #: A build log is shown whole up to this size; beyond, its head and tail (errors are at either end).
 LOG_CHARS = 12_000
 
@@ -107,6 +116,7 @@ def render_html(result: GradeResult, *, logs_dir: Path | None = None) -> str:
         limits=_limits,
         plots=_plots(result),
         logs=_logs(result, logs_dir),
-        extra_result=extra_fields(result, LAID_OUT_RESULT),
-        extra_criterion=lambda c: extra_fields(c, LAID_OUT_CRITERION),
+        known=lambda value: "unknown" if value is None else value,
+        extra_result=extra_fields(result, LAID_OUT_RESULT | HTML_LAID_OUT_RESULT),
+        extra_criterion=lambda c: extra_fields(c, LAID_OUT_CRITERION | HTML_LAID_OUT_CRITERION),
     )

@@ -36,6 +36,7 @@ table.meta th { width: 180px; background: none; color: var(--muted); font-weight
   display: inline-block; vertical-align: middle; } .bar > span { display: block; height: 100%;
   background: var(--passed); }
 .undecided { color: var(--error); font-weight: 600; }
+.level { margin: .3em 0; }
 figure { margin: 10px 0 18px; break-inside: avoid; } figure svg { width: 100%; max-width: 860px; height: auto; display: block; }
 figcaption { color: var(--muted); font-size: 12px; }
 pre { background: var(--soft); border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px;
@@ -69,7 +70,17 @@ TEMPLATE = """<!DOCTYPE html>
   <h1>{{ r.exercise }} — {{ mode_title }}</h1>
   <div><span class="total">{{ total_text }}</span>
   {% if r.undecided_points %}<span class="undecided">
-    {{ fmt(r.undecided_points) }} points undecided (error or unknown): not counted either way</span>{% endif %}</div>
+    {{ fmt(r.undecided_points) }} points undecided: not counted either way</span>{% endif %}
+  {% if r.pending_points %}<span class="muted">&nbsp;({{ fmt(r.pending_points) }} of them await a reviewer:
+    <code>harness review</code>)</span>{% endif %}</div>
+  {% if r.seniority %}<div class="level">level: <strong>{{ r.seniority.level | v }}</strong>
+    <span class="muted">({{ r.seniority.reason | v }}{% for t in r.seniority.thresholds %}; {{ t.level | v }}
+    at {{ fmt(t.at_least) }}{% endfor %})</span></div>{% endif %}
+  {% if r.gates_failed %}<div class="banner"><strong>Gate failed:</strong> {{ r.gates_failed | join(", ") | v }}
+    (required criteria){% if r.uncapped_total is not none %}; the total is capped at {{ fmt(r.gate_cap) }}
+    (uncapped {{ fmt(r.uncapped_total) }}){% endif %}.</div>{% endif %}
+  {% if r.repeated_runs > 1 %}<div class="muted">The median of {{ r.repeated_runs }} runs with one seed;
+    flaky criteria: {{ r.flaky_criteria | join(", ") or "none" }}.</div>{% endif %}
   {% if not r.complete %}<div class="banner"><strong>Incomplete grade.</strong> A harness or
     infrastructure error left some criteria undecided: rerun it; do not trust this total.</div>{% endif %}
   <nav><a href="#scorecard">scorecard</a><a href="#plots">plots</a><a href="#evidence">evidence</a>
@@ -117,6 +128,27 @@ TEMPLATE = """<!DOCTYPE html>
 </table>
 </section>
 
+{% if r.quality %}{% set q = r.quality %}<section id="quality">
+<h2>Code quality</h2>
+<p class="muted">Gathered in the build sandbox (no network){% if q.toolchain %} with {{ q.toolchain | v }}{% endif %};
+  a fact that could not be established is unknown, never a failure.</p>
+<table class="meta">
+  <tr><th>clippy warnings</th><td>{{ known(q.clippy_warnings) }}</td></tr>
+  {% for w in q.clippy_top %}<tr><th></th><td><code>{{ w.lint | v }}</code> {{ w.message | v }}
+    <span class="muted">{{ w.location | v }}</span></td></tr>{% endfor %}
+  <tr><th>own tests</th><td>{{ known(q.tests_passed) }} passed, {{ known(q.tests_failed) }} failed,
+    {{ known(q.tests_ignored) }} ignored</td></tr>
+  <tr><th>rustfmt</th><td>{% if q.fmt_clean is none %}unknown{% elif q.fmt_clean %}clean{% else %}would
+    change {{ q.fmt_files | join(", ") | v }}{% endif %}</td></tr>
+  <tr><th>unsafe</th><td>{{ known(q.unsafe_blocks) }} blocks, {{ known(q.unsafe_items) }} items</td></tr>
+  <tr><th>size</th><td>{{ known(q.lines_of_code) }} lines of code, {{ known(q.comment_lines) }} of comments,
+    {{ known(q.rust_files) }} files</td></tr>
+  <tr><th>notes</th><td>README: {{ (q.readme or "none") | v }}; design notes:
+    {{ ((q.design_notes | join(", ")) or "none") | v }}</td></tr>
+  {% for why in q.unknown %}<tr><th>unknown</th><td>{{ why | v }}</td></tr>{% endfor %}
+</table>
+</section>{% endif %}
+
 <section id="plots">
 <h2>Plots</h2>
 {% for item in plots %}<figure>
@@ -130,6 +162,12 @@ TEMPLATE = """<!DOCTYPE html>
 <h2>Evidence by criterion</h2>
 {% for c in r.criteria %}<h3 id="c-{{ loop.index }}"><span class="badge s-{{ c.status }}">{{ c.status }}</span>
   {{ c.title | v }} <span class="muted">({{ c.id | v }})</span></h3>
+{% if c.level %}<p>level reached: <strong>{{ c.level | v }}</strong>{% for l in c.levels if l.id == c.level %}:
+  {{ l.description | v }}{% endfor %}</p>{% endif %}
+{% if c.review %}<div class="label">review by {{ c.review.reviewer | v }}, {{ c.review.at | v }}</div>
+  <pre>{{ c.review.note | v }}</pre>{% elif c.kind == "manual" %}<p class="muted">Awaiting a reviewer:
+  <code>harness review</code>. {{ c.description | v }}</p>{% endif %}
+{% if c.checks %}<div class="label">checks</div><ul>{% for k in c.checks %}<li><span class="badge s-{{ k.status }}">{{ k.status }}</span> {{ k.describe() | v }}</li>{% endfor %}</ul>{% endif %}
 {% for name, value in extra_criterion(c) %}<div class="label">{{ name }}</div>
 {% if "\n" in value %}<pre>{{ value | v }}</pre>{% else %}<p>{{ value | v }}</p>{% endif %}{% endfor %}
 {% for s in c.scenarios %}<details{% if s.status in ("failed", "error") %} open{% endif %}>

@@ -43,7 +43,11 @@ def _summary(
     scenarios: Sequence[ScenarioResult], checks: Sequence[CheckResult], status: CriterionStatus
 ) -> str:
     if status == "passed" and not checks:
-        return f"all {len(scenarios)} scenarios passed"
+        passed = sum(s.status == "passed" for s in scenarios)
+        undecided = len(scenarios) - passed
+        if undecided:
+            return f"all {passed} decided scenarios passed, {undecided} undecided"
+        return f"all {passed} scenarios passed"
     if status == "unknown" and not checks:
         return "no scenario decided this criterion"
     parts: list[str] = []

@@ -244,3 +244,53 @@ def test_charts_round_trip_through_results_json() -> None:
     chart = again.criteria[1].scenarios[0].charts[0]
     assert chart.windows == [Window(label="partition", start=2.0, end=3.5)]
     assert None in chart.series[0].y  # the gap survives as a gap
+
+
+def test_level_gates_repeats_reviews_and_code_quality_are_laid_out_escaped() -> None:
+    from harness.report.quality import CheckResult, LintWarning, QualityReport
+    from harness.report.review import Review, SeniorityResult, SeniorityThreshold
+
+    base = sample_result()
+    reviewed = base.criteria[0].model_copy(
+        update={
+            "kind": "manual",
+            "level": "clear",
+            "review": Review(reviewer="ana", level="clear", note=f"fine design {HOSTILE}", at="t"),
+            "checks": [
+                CheckResult(
+                    kind="metric", metric="clippy_warnings", status="failed", threshold="≤ 0", value=3
+                )
+            ],
+        }
+    )
+    result = base.model_copy(
+        update={
+            "criteria": [reviewed],
+            "gates_failed": ["basics"],
+            "seniority": SeniorityResult(
+                level="below",
+                reason="gate failed: basics",
+                thresholds=[SeniorityThreshold(level="senior", at_least=80)],
+            ),
+            "repeated_runs": 5,
+            "flaky_criteria": ["expiry"],
+            "quality": QualityReport(
+                source_digest="d",
+                clippy_warnings=3,
+                clippy_top=[LintWarning(lint="clippy::len_zero", message=HOSTILE, location="src/main.rs:3")],
+                tests_passed=4,
+                tests_failed=0,
+                fmt_clean=None,
+                unknown=["cargo fmt did not finish within 60 s"],
+            ),
+        }
+    )
+    page = render_html(result)
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "level: below (gate failed: basics; senior at 80)" in text
+    assert "Gate failed: basics" in text and "median of 5 runs" in text and "flaky criteria: expiry" in text
+    assert "clippy warnings 3" in text and "4 passed, 0 failed, unknown ignored" in text
+    assert "rustfmt unknown" in text and "cargo fmt did not finish within 60 s" in text
+    assert "review by ana" in text and "clippy_warnings = 3 (misses ≤ 0)" in text
+    assert "<script>" not in page  # the hostile lint message and note stayed text
+    assert '"level": ' not in page  # laid out, not dumped as JSON
