@@ -61,6 +61,8 @@ class Call:
     """None while unfinished."""
     after: str
     line: str
+    resumed: bool = False
+    """The second half of a call strace split around another thread's ("<... NAME resumed>")."""
 
     @property
     def fd(self) -> tuple[int, str] | None:
@@ -131,7 +133,8 @@ def parse(lines: Iterable[str]) -> Iterable[Call]:
         if head is None:
             continue
         rest = head["rest"]
-        call = _CALL.match(rest) or _RESUMED.match(rest)
+        resumed = _RESUMED.match(rest)
+        call = resumed or _CALL.match(rest)
         if call is None:
             continue  # signals, exits, "+++" and "---" lines
         args = call["args"]
@@ -142,7 +145,7 @@ def parse(lines: Iterable[str]) -> Iterable[Call]:
             ret, after, args = result["ret"], result["after"], result["args"]
         elif args.endswith("<unfinished ...>"):
             args = args[: -len("<unfinished ...>")].rstrip()
-        yield Call(int(head["tid"]), head["time"], call["name"], args, ret, after, line)
+        yield Call(int(head["tid"]), head["time"], call["name"], args, ret, after, line, resumed is not None)
 
 
 def _int(text: str) -> int:
@@ -261,10 +264,10 @@ class Checker:
 
     def feed(self, call: Call) -> None:
         self.seq += 1
-        resumed = call.line.split(" ", 2)[2].startswith("<...")
         if call.name == "io_uring_setup":
             self.io_uring = True
-        elif resumed:
+        elif call.resumed:
+            # Told by the parser, not by the line's spacing: strace pads thread ids to a common width.
             self._finish(call)
         else:
             self._begin(call)

@@ -192,6 +192,7 @@ class SyscallTrace:
     def verdict(self, expected: Acknowledged | None = None) -> DurabilityVerdict:
         if self.unavailable is not None:
             return DurabilityVerdict("unknown", self.unavailable)
+        self.keep()
         verdict = check_trace(self.lines(), self.data_dir, expected)
         if self.truncated and verdict.status == "pass":
             return DurabilityVerdict(
@@ -206,3 +207,10 @@ class SyscallTrace:
     def close(self) -> None:
         self.stop()
         self._dir.cleanup()
+
+    def keep(self) -> None:
+        """Copy the raw trace to $HARNESS_KEEP_TRACES (if set), to study a verdict after the run."""
+        folder = os.environ.get("HARNESS_KEEP_TRACES")
+        if folder and self.output.exists():
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            shutil.copy(self.output, Path(folder) / f"trace-{os.getpid()}-{time.monotonic_ns()}.txt")

@@ -189,3 +189,19 @@ def test_markers_that_contain_each_other_are_refused() -> None:
 def test_strace_literals_decode_to_bytes() -> None:
     assert unescape(r"a\r\n\0\177\x1b\"\\") == b'a\r\n\x00\x7f\x1b"\\'
     assert [b.truncated for b in buffers('3, "abc"..., 64')] == [True]
+
+
+def test_a_split_sync_is_followed_whatever_the_padding_of_thread_ids() -> None:
+    # strace pads thread ids to a common width once one has more digits: "709   12:54:02 <... resumed>".
+    lines = [
+        f'709   10:00:00.000001 write({AOF}, "SET a v-0\\n", 10) = 10',
+        f"709   10:00:00.000002 fdatasync({AOF} <unfinished ...>",
+        '10710 10:00:00.000003 write(5<anon_inode:[eventfd]>, "\\1\\0\\0\\0\\0\\0\\0\\0", 8) = 8',
+        "709   10:00:00.000004 <... fdatasync resumed>) = 0",
+        '10710 10:00:00.000005 sendto(11<TCP:[1]>, "+OK\\r\\n", 5, 0x4000, NULL, 0) = 5',
+    ]
+    assert check_trace(lines).status == "pass"
+    assert check_trace(lines, expected=Acknowledged([b"v-0"])).status == "pass"
+    lines[3], lines[4] = lines[4], lines[3]  # the reply while the sync is still running
+    assert check_trace(lines).status == "fail"
+    assert check_trace(lines, expected=Acknowledged([b"v-0"])).status == "fail"
