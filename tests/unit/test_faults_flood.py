@@ -21,9 +21,15 @@ class _Sink(socketserver.BaseRequestHandler):
             pass
 
 
+class _SinkServer(socketserver.ThreadingTCPServer):
+    # socketserver's default backlog of 5 drops SYNs of a 50-connection burst; the client retries them
+    # only after a second, which a busy machine can push past the flood's connect timeout.
+    request_queue_size = 256
+
+
 @pytest.fixture
 def sink() -> Iterator[tuple[str, int]]:
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Sink)
+    server = _SinkServer(("127.0.0.1", 0), _Sink)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield "127.0.0.1", int(server.server_address[1])
