@@ -85,8 +85,13 @@ def main() -> None:
     it against a rubric.
 
     \b
-    Hiring managers:   harness grade ./candidate-repo -e kv-store
+    Hiring managers:   harness grade ./candidate-repo -e kv-store --html report.html
+                       harness review harness-results      (score the manual criteria)
+                       harness grade-batch cands/* -e kv-store --out batch; harness compare batch
     Candidates:        harness check . -e kv-store         (public scenarios only)
+                       harness kit kv-store -o kit         (what to send a candidate)
+    CI:                harness ci github -e kv-store       (a workflow that grades on push)
+    The grader itself: harness calibrate kv-store --repeat 5  (kill matrix of mutants)
     Set-up problems:   harness doctor
     """
 
