@@ -477,16 +477,25 @@ def calibrate(
 
 @main.command()
 @click.option("--all", "everything", is_flag=True, help="Also remove resources of runs still in progress.")
+@click.option(
+    "--caches",
+    is_flag=True,
+    help="Also remove the compiled-dependency seeds (the next build of a reference makes them again).",
+)
 @handled
-def gc(everything: bool) -> None:
+def gc(everything: bool, caches: bool) -> None:
     """Remove containers, networks and volumes left by harness runs whose process is gone."""
     from harness.sandbox.cleanup import sweep_stale
     from harness.sandbox.docker_client import connect
+    from harness.sandbox.warm_start import remove_seeds
 
-    report = sweep_stale(connect(), everything=everything)
+    client = connect()
+    report = sweep_stale(client, everything=everything)
     Terminal().note(
         f"removed {report.containers} container(s), {report.networks} network(s), {report.volumes} volume(s)"
     )
+    if caches:
+        Terminal().note(f"removed {remove_seeds(client)} dependency seed(s)")
 
 
 # Commands that live in their own modules, registered here so `harness --help` lists them all.

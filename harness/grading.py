@@ -21,7 +21,14 @@ from typing import Literal, Protocol
 import docker
 
 from harness import __version__
-from harness.calibration import Baseline, ProfileFigures, cached_baseline, calibrate, measure_reference_now
+from harness.calibration import (
+    Baseline,
+    ProfileFigures,
+    cached_baseline,
+    calibrate,
+    measure_reference_now,
+    reference_digest,
+)
 from harness.errors import BuildFailed, ServiceStartFailed, UsageError
 from harness.exercise import Exercise, Visibility
 from harness.report.model import (
@@ -275,6 +282,7 @@ class Grader:
             limits=self.request.exercise.spec.build,
             run_id=self.run_id,
             progress=self.observer.detail,
+            trusted=self._is_reference(digest),
         )
 
     def _reference_quality(self, client: docker.DockerClient, images: HarnessImages) -> QualityReport | None:
@@ -386,6 +394,7 @@ class Grader:
             limits=request.exercise.spec.build,
             run_id=self.run_id,
             progress=self.observer.detail,
+            trusted=is_cargo and self._is_reference(digest),
         )
         try:
             built = build_cargo(job) if is_cargo else build_dockerfile(job)
@@ -397,6 +406,13 @@ class Grader:
             return info, None, failure
         self._save_log("build.log", built.log)
         return _built_info(submission, digest, built), built.ref, None
+
+    def _is_reference(self, digest: str) -> bool:
+        """True when this source is the exercise's own reference, the only code trusted to leave compiled
+        dependencies for other builds to start from."""
+        if self.request.exercise.reference_path is None:
+            return False
+        return digest == reference_digest(self.request.exercise)
 
     def _prebuilt(self, client: docker.DockerClient, submission: Submission) -> SubmissionInfo:
         assert submission.image is not None

@@ -36,6 +36,7 @@ from harness.report.quality import LintWarning, QualityReport
 from harness.sandbox import labels
 from harness.sandbox.build import CARGO_OFFLINE_CONFIG, CargoBuild, Progress, wait_or_kill
 from harness.sandbox.images import HarnessImages, cache_dir
+from harness.sandbox.warm_start import NORMALISE_MTIMES, WarmStart
 
 QUALITY_RECIPE_VERSION = 1
 TOP_WARNINGS = 5
@@ -72,7 +73,7 @@ def quality_script(budgets: Budgets) -> str:
     return f"""set -u
 mkdir -p /work/vendor /work/cargo-home /work/out
 printf '{CARGO_OFFLINE_CONFIG}' > /work/cargo-home/config.toml
-cd /work/src
+{NORMALISE_MTIMES}cd /work/src
 rustc -V > /work/out/toolchain.out 2>&1
 step() {{
   name=$1; budget=$2; shift 2
@@ -268,6 +269,8 @@ class QualityJob:
     limits: BuildLimits
     run_id: str
     progress: Progress
+    #: The exercise's own reference: its compiled dependencies seed later quality runs (warm_start.py).
+    trusted: bool = False
 
 
 def cache_key(job: QualityJob) -> str:
@@ -319,7 +322,7 @@ def _code(outputs: dict[str, str], name: str) -> int | None:
     return int(text) if text.lstrip("-").isdigit() else None
 
 
-def _run_sandboxed(job: QualityJob, budgets: Budgets) -> dict[str, str]:
+def _run_sandboxed(job: QualityJob, budgets: Budgets, warm: WarmStart | None) -> dict[str, str]:
     """Vendor, then run the three steps in one offline container; returns the files it wrote."""
     client = job.client
     sandbox = CargoBuild(client, job.images, job.limits, job.run_id, lambda _: None, role="quality")
@@ -327,6 +330,7 @@ def _run_sandboxed(job: QualityJob, budgets: Budgets) -> dict[str, str]:
     try:
         job.progress("quality: fetch dependencies (no candidate code runs)")
         sandbox.fetch(volume.name, job.context_tar)
+        seeded = warm is not None and warm.copy_in(volume.name, job.run_id, job.progress)
         job.progress("quality: cargo fmt --check, clippy and test in the sandbox (no network)")
         container = sandbox.container(
             ["sh", "-c", quality_script(budgets)],
@@ -347,6 +351,8 @@ def _run_sandboxed(job: QualityJob, budgets: Budgets) -> dict[str, str]:
         outputs = _read_outputs(container.get_archive("/work/out")[0], 4 * MAX_OUTPUT_BYTES)
         if timed_out:
             outputs["container.note"] = f"the quality steps did not finish within {budgets.container} s"
+        elif warm is not None and job.trusted and not seeded:
+            warm.save(volume.name, job.run_id)
         return outputs
     finally:
         selector = {"label": [f"{labels.RUN}={job.run_id}", f"{labels.ROLE}=quality"]}
@@ -393,14 +399,15 @@ def report_from(
 def gather_quality(job: QualityJob) -> QualityReport:
     """The submission's quality facts, from the cache when the same source was measured before."""
     key = cache_key(job)
-    if (cached := _cached(key)) is not None:
+    warm = WarmStart.of(job.client, job.images.builder, "quality", job.context_tar, trusted=job.trusted)
+    if (cached := _cached(key)) is not None and not (warm is not None and warm.wanted):
         return cached
     started = time.monotonic()
     facts = static_facts(job.plain_tar)
     budgets = Budgets.of(job.limits)
     cacheable = True
     try:
-        outputs = _run_sandboxed(job, budgets)
+        outputs = _run_sandboxed(job, budgets, warm)
     except (CandidateFailure, InfrastructureError, APIError, RequestException) as exc:
         # The harness or the machine failed, or vendoring did: the facts are unknown, the grade goes on.
         reason = getattr(exc, "message", None) or str(exc)
