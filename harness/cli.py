@@ -26,8 +26,10 @@ from harness.terminal import Terminal
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
+    from harness.exercise import Exercise
     from harness.grading import GradeRequest, Observer
     from harness.report.model import GradeResult
+    from harness.scenario.service import ExternalAddress
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,13 +71,35 @@ def handled(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _parse_address(value: str | None) -> tuple[str, int] | None:
-    if value is None:
-        return None
+def _parse_address(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise UsageError(f"--address '{value}' is not HOST:PORT", hint="for example 127.0.0.1:6379")
     return host, int(port)
+
+
+def _parse_named_port(value: str) -> tuple[str, int]:
+    name, _, port = value.partition("=")
+    if not name or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--port '{value}' is not NAME=PORT", hint="for example market_data=7401")
+    return name, int(port)
+
+
+def _external_address(
+    exercise: Exercise, address: str | None, ports: tuple[str, ...]
+) -> ExternalAddress | None:
+    """`--address HOST:PORT` and any `--port NAME=PORT`, checked against the exercise's ports."""
+    from harness.scenario.service import ExternalAddress
+
+    if address is None:
+        if ports:
+            raise UsageError(
+                "--port names a port of a service given by --address", hint="add --address HOST:PORT"
+            )
+        return None
+    host, port = _parse_address(address)
+    named = dict(_parse_named_port(value) for value in ports)
+    return ExternalAddress.resolve(exercise.spec.service, host, port, named)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -147,6 +171,7 @@ def _run_grade(
     ref: str | None = None,
     image: str | None = None,
     address: str | None = None,
+    ports: tuple[str, ...] = (),
     fail_under: float | None = None,
     json_only: bool = False,
     reports: ReportTargets | None = None,
@@ -160,7 +185,7 @@ def _run_grade(
 
     terminal = Terminal()
     exercise = load_exercise(exercise_name)
-    parsed_address = _parse_address(address)
+    parsed_address = _external_address(exercise, address, ports)
     if submission is None and image is None and parsed_address is None:
         raise UsageError("nothing to grade", hint="give a PATH, --image REF or --address HOST:PORT")
     reports = reports or ReportTargets()
@@ -293,6 +318,14 @@ def grade(
     help="Check a service you already run (e.g. `cargo run`) instead of building PATH. "
     "Scenarios that must kill or restart the service are skipped.",
 )
+@click.option(
+    "--port",
+    "ports",
+    metavar="NAME=PORT",
+    multiple=True,
+    help="With --address: where the service's other port NAME listens (repeatable). "
+    "Default: the port number in the exercise's exercise.yaml.",
+)
 @click.option("--seed", type=int, help="Seed for randomised scenarios.")
 @click.option("-k", "keyword", metavar="EXPR", help="Only scenarios matching this pytest -k expression.")
 @_out_option
@@ -302,6 +335,7 @@ def check(
     submission: str | None,
     exercise: str,
     address: str | None,
+    ports: tuple[str, ...],
     seed: int | None,
     keyword: str | None,
     out: Path,
@@ -313,6 +347,8 @@ def check(
     \b
     harness check . -e kv-store                       build and check the project in this folder
     harness check -e kv-store --address 127.0.0.1:6379   check a service you started yourself
+    harness check -e matching-engine --address 127.0.0.1:7400 --port market_data=7401
+                                                      ... and where its second port listens
     """
     if submission is None and address is None:
         submission = "."
@@ -324,6 +360,7 @@ def check(
         keyword=keyword,
         submission=submission if address is None else None,
         address=address,
+        ports=ports,
         reports=ReportTargets(**reports),
     )
 

@@ -7,16 +7,22 @@ An exercise is data plus pytest scenarios; adding one never edits the harness. T
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
+from pathlib import Path, PurePosixPath
+from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.errors import ExerciseError
 from harness.yamlfile import load_model
 
 Visibility = Literal["public", "hidden"]
+
+#: The name of `service.port` among a service's ports (`ServiceHandle.port_of(MAIN_PORT)`).
+MAIN_PORT: Final = "main"
+#: Variables the harness sets itself; an extra port cannot be told to the service through them.
+_RESERVED_ENV: Final = frozenset({"PORT", "DATA_DIR"})
 
 #: Where the bundled exercises live: next to the package in a checkout, overridable for installed copies.
 DEFAULT_EXERCISES_DIR = Path(__file__).resolve().parent.parent / "exercises"
@@ -45,6 +51,22 @@ class RunLimits(_Strict):
     log_bytes: int = 4 * 1024 * 1024
 
 
+class ExtraPort(_Strict):
+    """A port the service listens on besides `port`; its number reaches the service in `env`."""
+
+    port: int = Field(ge=1, le=65535)
+    env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class NamedPort:
+    """One port of a service: its name for scenarios, its number, and the variable that tells the service."""
+
+    name: str
+    number: int
+    env: str
+
+
 class ServiceSpec(_Strict):
     """How the service is started and when it counts as ready."""
 
@@ -53,6 +75,47 @@ class ServiceSpec(_Strict):
     start_timeout_s: float = 20.0
     stop_timeout_s: float = 5.0
     env: dict[str, str] = Field(default_factory=dict)
+    extra_ports: dict[str, ExtraPort] = Field(default_factory=dict)
+    """More listening ports by name (`market_data: {port: 7401, env: MD_PORT}`). Readiness waits for
+    every one; scenarios reach them with `service.port_of(name)`."""
+
+    @field_validator("extra_ports")
+    @classmethod
+    def _port_names(cls, value: dict[str, ExtraPort]) -> dict[str, ExtraPort]:
+        for name in value:
+            if name == MAIN_PORT:
+                raise ValueError(f"'{MAIN_PORT}' is the name of `port` itself; choose another name")
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise ValueError(f"port name '{name}' must be lower_snake_case")
+        return value
+
+    @model_validator(mode="after")
+    def _ports_distinct(self) -> ServiceSpec:
+        numbers = [p.number for p in self.ports()]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError(f"extra_ports: every port needs its own number, got {numbers}")
+        variables = [p.env for p in self.ports()]
+        clashes = sorted(
+            {v for v in variables if variables.count(v) > 1}
+            | (set(variables[1:]) & _RESERVED_ENV)
+            | (set(variables) & set(self.env))
+        )
+        if clashes:
+            raise ValueError(
+                f"extra_ports: {', '.join(clashes)} is set twice (PORT and DATA_DIR are the harness's; "
+                "a port's variable is not also listed under env)"
+            )
+        return self
+
+    def ports(self) -> list[NamedPort]:
+        """Every port the service listens on, the main one first."""
+        main = NamedPort(MAIN_PORT, self.port, "PORT")
+        return [main, *(NamedPort(name, p.port, p.env) for name, p in self.extra_ports.items())]
+
+    def environment(self) -> dict[str, str]:
+        """What the service's process is given: its ports, its data folder, the exercise's variables."""
+        ports = {p.env: str(p.number) for p in self.ports()}
+        return {**ports, "DATA_DIR": "/data", **self.env}
 
 
 class LoadProfile(_Strict):
@@ -78,6 +141,23 @@ class PerformanceSpec(_Strict):
     profiles: dict[str, LoadProfile]
 
 
+class KitSpec(_Strict):
+    """What `harness kit` sends a candidate besides the brief, the public scenarios and the starter."""
+
+    include: list[str] = Field(default_factory=list)
+    """Folders or files of the exercise that the public scenarios import (a model such as `oracle/`),
+    copied to the same place in the kit. Listing one here declares it public."""
+
+    @field_validator("include")
+    @classmethod
+    def _inside_the_exercise(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            path = PurePosixPath(entry)
+            if path.is_absolute() or ".." in path.parts or not path.parts or "\\" in entry:
+                raise ValueError(f"kit.include: '{entry}' must be a relative path inside the exercise folder")
+        return value
+
+
 class ExerciseSpec(_Strict):
     """The validated content of `exercise.yaml`."""
 
@@ -91,6 +171,7 @@ class ExerciseSpec(_Strict):
     rubric: str | None = None
     sample: str | None = None
     performance: PerformanceSpec | None = None
+    kit: KitSpec = KitSpec()
 
 
 @dataclass(frozen=True)

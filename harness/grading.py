@@ -30,7 +30,7 @@ from harness.calibration import (
     reference_digest,
 )
 from harness.errors import BuildFailed, ServiceStartFailed, UsageError
-from harness.exercise import Exercise, Visibility
+from harness.exercise import MAIN_PORT, Exercise, Visibility
 from harness.report.model import (
     BuildInfo,
     EnvironmentInfo,
@@ -50,7 +50,7 @@ from harness.sandbox.quality import QualityJob, gather_quality
 from harness.sandbox.rootfs import SERVICE_UID
 from harness.sandbox.service import DockerServiceFactory
 from harness.scenario.runner import run_scenarios
-from harness.scenario.service import ExternalServiceFactory, ServiceFactory, tcp_accepts
+from harness.scenario.service import ExternalAddress, ExternalServiceFactory, ServiceFactory, tcp_accepts
 from harness.scenario.session import ScenarioSession
 from harness.submission import IntakeLimits, Submission, open_submission, pack_context, source_digest
 
@@ -87,7 +87,8 @@ class GradeRequest:
     submission: str | None = None
     ref: str | None = None
     image: str | None = None
-    address: tuple[str, int] | None = None
+    address: ExternalAddress | None = None
+    """`harness check --address`: a service the candidate runs themselves, instead of a build."""
     keyword: str | None = None
     logs_dir: Path | None = None
 
@@ -208,16 +209,18 @@ class Grader:
 
     def run(self) -> GradeResult:
         started_at = _now()
-        if self.request.address is not None:
-            host, port = self.request.address
-            if not tcp_accepts(host, port, timeout=3.0):
-                # Otherwise every scenario "fails" to connect and a typo in the address reads as a score.
-                raise UsageError(
-                    f"nothing accepts connections at {host}:{port}",
-                    hint="start your service first, or fix --address",
-                )
-            info = SubmissionInfo(source=f"{host}:{port}", kind="external")
-            scenarios = self._scenarios(ExternalServiceFactory(host, port))
+        if (address := self.request.address) is not None:
+            host = address.host
+            for name, port in address.ports.items():
+                if not tcp_accepts(host, port, timeout=3.0):
+                    # Otherwise every scenario "fails" to connect and a typo in the address reads as a score.
+                    which = "" if len(address.ports) == 1 else f" (the {name} port)"
+                    raise UsageError(
+                        f"nothing accepts connections at {host}:{port}{which}",
+                        hint="start your service first, or fix --address / --port",
+                    )
+            info = SubmissionInfo(source=f"{host}:{address.ports[MAIN_PORT]}", kind="external")
+            scenarios = self._scenarios(ExternalServiceFactory.at(address))
             return assemble(self.request, self.rubric, self.role, scenarios, info, None, started_at)
         with _workdir() as workdir:
             self.observer.stage("take in the submission")

@@ -8,6 +8,8 @@ The kit is itself an exercise folder, cut down to its public part::
     DIR/rubric.yaml, roles/    the public criteria, and one stand-in for the hidden ones (see below)
     DIR/scenarios/conftest.py  the helpers the scenarios use
     DIR/scenarios/public/      the public scenarios
+    DIR/<kit.include>          support code the public scenarios import, at the same place as in the
+                               exercise (exercise.yaml `kit: {include: [oracle]}`)
     DIR/starter/               a Cargo project to start from
 
 so `harness check DIR/starter -e DIR` works from it alone. Nothing hidden is copied: no hidden scenario,
@@ -18,21 +20,24 @@ The kit is written to a staging folder and moved into place, so a failed export 
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 
 from harness.errors import UsageError
-from harness.exercise import Exercise, load_exercise
+from harness.exercise import MAIN_PORT, Exercise, load_exercise
 from harness.rubric.model import TOTAL_POINTS, load_rubric
 
 #: exercise.yaml keys a candidate's check needs; `performance` and `sample` name the reference solution.
 EXERCISE_KEYS = ("name", "title", "time_box", "skills", "service", "build", "run")
 HIDDEN_STAND_IN = "hidden-part"
 STARTER = "starter"
+#: Never copied: build output, caches, version control.
+_JUNK = shutil.ignore_patterns("__pycache__", "*.pyc", "target", ".git")
 
 
 def export_kit(exercise: Exercise, out: Path) -> Path:
@@ -72,10 +77,54 @@ def _write(exercise: Exercise, kit: Path) -> None:
     shared = exercise.root / "scenarios" / "conftest.py"
     if shared.is_file():
         shutil.copyfile(shared, scenarios / "conftest.py")
+    included = _copy_includes(exercise, kit)
     starter = exercise.root / STARTER
     if starter.is_dir():
         shutil.copytree(starter, kit / STARTER, ignore=shutil.ignore_patterns("target", ".git"))
-    (kit / "KIT.md").write_text(kit_instructions(exercise, rubric, has_starter=starter.is_dir()), "utf-8")
+    instructions = kit_instructions(exercise, rubric, has_starter=starter.is_dir(), included=included)
+    (kit / "KIT.md").write_text(instructions, "utf-8")
+
+
+def _secret_paths(exercise: Exercise) -> list[Path]:
+    """What a kit must never hold: hidden scenarios, mutants, reference and sample solutions."""
+    paths = [exercise.scenario_dir("hidden"), exercise.root / "mutants", exercise.root / "reference"]
+    paths += [p for p in (exercise.reference_path, exercise.sample_path) if p is not None]
+    return [p.resolve() for p in paths]
+
+
+def _copy_includes(exercise: Exercise, kit: Path) -> list[str]:
+    """Copy exercise.yaml's `kit.include` entries to the same places in the kit; their relative paths.
+
+    Listing a folder declares it public, but a listing cannot reach what is hidden: an entry that is,
+    holds or lies inside hidden material, or holds a symlink (which could point at it), is refused.
+    """
+    root = exercise.root.resolve()
+    copied = []
+    for entry in exercise.spec.kit.include:
+        source = (root / entry).resolve()
+        where = f"exercise.yaml kit.include '{entry}'"
+        if not source.is_relative_to(root) or source == root:
+            raise UsageError(f"{where} is not inside the exercise folder")
+        if not source.exists():
+            raise UsageError(f"{where} does not exist", hint=f"expected {source}")
+        if source.is_relative_to(root / "scenarios"):
+            raise UsageError(f"{where}: the kit copies scenarios/public and scenarios/conftest.py itself")
+        for secret in _secret_paths(exercise):
+            if source.is_relative_to(secret) or secret.is_relative_to(source):
+                raise UsageError(
+                    f"{where} overlaps {os.path.relpath(secret, root)}, which the kit must not hold",
+                    hint="include only the support code the public scenarios import",
+                )
+        if source.is_dir() and (link := next((p for p in source.rglob("*") if p.is_symlink()), None)):
+            raise UsageError(f"{where} holds a symlink ({link.relative_to(root)}); copy the file instead")
+        target = kit / PurePosixPath(entry)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=_JUNK)
+        else:
+            shutil.copyfile(source, target)
+        copied.append(str(PurePosixPath(entry)) + ("/" if source.is_dir() else ""))
+    return copied
 
 
 def _yaml(path: Path) -> dict[str, Any]:
@@ -115,7 +164,9 @@ def _public_rubric(path: Path) -> dict[str, Any]:
     return {"exercise": rubric["exercise"], "role": rubric["role"], "criteria": criteria}
 
 
-def kit_instructions(exercise: Exercise, rubric: dict[str, Any], *, has_starter: bool) -> str:
+def kit_instructions(
+    exercise: Exercise, rubric: dict[str, Any], *, has_starter: bool, included: list[str] | None = None
+) -> str:
     spec = exercise.spec
     public = [c for c in rubric["criteria"] if c["visibility"] == "public"]
     rows = "\n".join(f"| `{c['id']}` | {c['title']} | {c['points']:g} |" for c in public)
@@ -126,6 +177,15 @@ def kit_instructions(exercise: Exercise, rubric: dict[str, Any], *, has_starter:
         else "Create a Cargo project with one binary target and commit `Cargo.lock`."
     )
     project = STARTER if has_starter else "path/to/your/project"
+    extra = [p for p in spec.service.ports() if p.name != MAIN_PORT]
+    other_ports = (
+        "\nWith `--address`, the server's other ports are expected at their defaults ("
+        + ", ".join(f"`{p.name}` at {p.number}" for p in extra)
+        + ");\nsay `--port NAME=PORT` for one that listens elsewhere.\n"
+        if extra
+        else ""
+    )
+    support = "".join(f"| `{path}` | code the public scenarios import |\n" for path in included or [])
     return f"""# {spec.title} — candidate kit
 
 Time box: {spec.time_box}. Read `README.md` first: it is the brief, with the service contract and how
@@ -138,7 +198,7 @@ you are graded.
 | `README.md` | the brief |
 | `{STARTER}/` | a starting point (see below) |
 | `scenarios/public/` | the public scenarios: plain pytest files, read them to see exactly what is checked |
-| `exercise.yaml`, `rubric.yaml`, `roles/` | what `harness check` needs to run them |
+{support}| `exercise.yaml`, `rubric.yaml`, `roles/` | what `harness check` needs to run them |
 
 {start}
 
@@ -153,7 +213,7 @@ harness check {project} -e .            # build it as the grader does, run the p
 harness check {project} -e . -k ping    # only the scenarios whose name matches
 harness check -e . --address 127.0.0.1:{spec.service.port}   # a server you started yourself (cargo run)
 ```
-
+{other_ports}
 The first build creates the harness's images (a few minutes, once). `check` prints a scorecard of the
 public criteria and, for every scenario that did not pass, what was sent, what came back, and a command
 that reproduces it against your own server. Each run also writes `harness-results/results.json`.

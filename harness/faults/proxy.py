@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.errors import InfrastructureError
+from harness.errors import ExerciseError, InfrastructureError
+from harness.exercise import MAIN_PORT
 from harness.faults._link import Link
 from harness.faults._loop import LoopThread
 from harness.faults.toxics import Toxic, kind, toxic_name
@@ -210,6 +211,17 @@ class ProxiedService:
 
     @property
     def port(self) -> int:
+        return self.proxy.port
+
+    def port_of(self, name: str) -> int:
+        """The proxy's port for the main port. The proxy carries only that one: another port at the
+        proxy's host would be a wrong address, so scenarios reach it through `service.service`."""
+        if name != MAIN_PORT:
+            self.service.port_of(name)  # an undeclared name is reported as such
+            raise ExerciseError(
+                f"only the main port goes through the fault proxy, not '{name}'",
+                hint="connect to proxied.service.host and proxied.service.port_of(name) for that one",
+            )
         return self.proxy.port
 
     def is_alive(self) -> bool:

@@ -9,6 +9,11 @@ Adding a protocol (say JSON lines: one request object per line, one reply object
 encoder whose ``requests`` returns ``b'{"op":"get","key":"k1"}\\n'``-style frames, a parser whose
 ``feed`` counts ``b"\\n"`` and remembers a trailing partial line, and one :func:`register_codec` call in
 ``harness/load/registry.py`` (worker processes are spawned, so the codec must be registered on import).
+
+A protocol with per-connection state (a login first; requests naming ids the connection itself chose
+earlier, such as cancels of its own orders) cannot share one pool of frames between connections: its
+codec has a :class:`SessionEncoder` instead, which hands each connection its own
+:class:`ConnectionRequests` (see ``harness/load/jsonl_orders.py``).
 """
 
 from __future__ import annotations
@@ -45,10 +50,42 @@ class ReplyParser(Protocol):
         ...
 
 
+class ConnectionRequests(Protocol):
+    """The requests of one connection, for protocols where they depend on the connection's own history.
+
+    ``take`` is on the hot path: it should cost one small template fill, never a JSON encode.
+    """
+
+    greeting: bytes
+    """Sent once as the connection opens, before any request (``b""``: nothing). Not a request: the
+    codec's parser must not count its replies (it knows how many there are)."""
+
+    def take(self) -> bytes:
+        """The next complete request frame."""
+        ...
+
+
+class SessionEncoder(Protocol):
+    """Makes each connection's :class:`ConnectionRequests`. One per process, made before the run."""
+
+    def connection(self) -> ConnectionRequests:
+        """The request source of a newly opened connection (a reconnect gets a new one)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Codec:
-    """A named pair: how to make requests for a workload, and how to count their replies."""
+    """A named pair: how to make requests for a workload, and how to count their replies.
+
+    Requests come either from ``make_encoder`` (one shared pool of frames, cycled through by every
+    connection) or, for protocols with per-connection state, from ``make_sessions``; exactly one is set.
+    """
 
     name: str
-    make_encoder: Callable[[WorkloadSpec], RequestEncoder]
+    make_encoder: Callable[[WorkloadSpec], RequestEncoder] | None
     make_parser: Callable[[], ReplyParser]
+    make_sessions: Callable[[WorkloadSpec, random.Random], SessionEncoder] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.make_encoder is None) == (self.make_sessions is None):
+            raise ValueError(f"codec {self.name!r} needs exactly one of make_encoder and make_sessions")

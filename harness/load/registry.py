@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harness.load.codec import Codec
+from harness.load.jsonl_orders import JSONL_ORDERS
 from harness.load.resp import RESP_SET_GET
 
 _CODECS: dict[str, Codec] = {}
@@ -26,3 +27,4 @@ def codec_names() -> list[str]:
 
 
 register_codec(RESP_SET_GET)
+register_codec(JSONL_ORDERS)

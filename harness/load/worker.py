@@ -2,7 +2,8 @@
 
 Hot path, per read: one parser call, then one loop over the replies it completed, each popping its
 request's planned (and actual) send time and bumping a ``dict`` counter for its latency in whole
-microseconds. Histograms are fed from those counters once a second. Sends write pre-encoded frames,
+microseconds. Histograms are fed from those counters once a second. Sends write pre-encoded frames
+(or, for codecs with per-connection state, frames the connection's session fills in from templates),
 several per ``write`` where several are due on one connection.
 
 Talks to the parent over a pipe: ``ready`` (after connecting), then waits for the common start time,
@@ -25,7 +26,7 @@ from itertools import repeat
 from multiprocessing.connection import Connection
 from typing import Any, cast
 
-from harness.load.codec import Codec
+from harness.load.codec import Codec, ConnectionRequests, SessionEncoder
 from harness.load.histogram import LatencyHistogram
 from harness.load.model import LoadSpec
 from harness.load.pacing import Pacer
@@ -91,6 +92,9 @@ class _Conn(asyncio.Protocol):
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
         self.parser = worker.codec.make_parser()
+        sessions = worker.sessions
+        #: Where this connection's requests come from; None: the worker's shared pool.
+        self.requests: ConnectionRequests | None = None if sessions is None else sessions.connection()
         self.fifo: deque[tuple[float, float]] = deque()
         self.transport: asyncio.Transport | None = None
         self.alive = False
@@ -99,6 +103,8 @@ class _Conn(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
         self.alive = True
+        if self.requests is not None and self.requests.greeting:
+            self.transport.write(self.requests.greeting)  # a login: first on the wire, never timed
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -128,7 +134,13 @@ class Worker:
         self.pipe = pipe
         self.codec: Codec = get_codec(spec.encoder.codec)
         rng = random.Random(spec.seed * 1_000_003 + plan.index)
-        self.pool = self.codec.make_encoder(spec.encoder).requests(rng, spec.encoder.pool_size)
+        self.sessions: SessionEncoder | None = None
+        self.pool: list[bytes] = []
+        if self.codec.make_sessions is not None:
+            self.sessions = self.codec.make_sessions(spec.encoder, rng)
+        else:
+            assert self.codec.make_encoder is not None  # Codec insists on one of the two
+            self.pool = self.codec.make_encoder(spec.encoder).requests(rng, spec.encoder.pool_size)
         self.cursor = 0
         self.open_loop = spec.mode == "open"
         self.conns: list[_Conn] = []
@@ -259,7 +271,10 @@ class Worker:
         """Closed loop: send the next ``n`` requests on ``conn``."""
         pool = self.pool
         i = self.cursor
-        if n == 1:
+        requests = conn.requests
+        if requests is not None:
+            data = requests.take() if n == 1 else b"".join([requests.take() for _ in range(n)])
+        elif n == 1:
             data = pool[i]
             self.cursor = (i + 1) % len(pool)
         else:
@@ -309,10 +324,13 @@ class Worker:
             parts = out.get(conn)
             if parts is None:
                 parts = out[conn] = []
-            parts.append(pool[i])
-            i += 1
-            if i == size:
-                i = 0
+            if conn.requests is None:
+                parts.append(pool[i])
+                i += 1
+                if i == size:
+                    i = 0
+            else:
+                parts.append(conn.requests.take())
             if planned >= ms:
                 sent += 1
                 v = int((now - planned) * 1e6) if now > planned else 0

@@ -25,11 +25,11 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 
 from harness.errors import InfrastructureError, ServiceStartFailed
-from harness.exercise import Exercise
+from harness.exercise import Exercise, NamedPort
 from harness.sandbox import hostguard, labels
 from harness.sandbox.containers import hardened
 from harness.sandbox.rootfs import SERVICE_UID
-from harness.scenario.service import ServiceHandle, StopOutcome, tcp_accepts
+from harness.scenario.service import ServiceHandle, StopOutcome, port_named, tcp_accepts
 
 POLL_INTERVAL_S = 0.05
 #: /data may hold at most this much (and DATA_QUOTA_FILES entries). Docker volumes have no size option
@@ -63,11 +63,13 @@ class StartMemo:
 
 @dataclass
 class DockerService:
-    """One service container; `start` waits until it accepts TCP connections or fails with its log."""
+    """One service container; `start` waits until every port accepts TCP connections or fails with its
+    log."""
 
     client: docker.DockerClient
     container: Container
-    port: int
+    ports: list[NamedPort]
+    """Every port the service listens on, the main one first (`ServiceSpec.ports()`)."""
     name: str
     start_timeout_s: float
     memo: StartMemo = field(default_factory=StartMemo)
@@ -89,6 +91,13 @@ class DockerService:
             raise InfrastructureError(f"service {self.name} has no address (not started)")
         return self._ip
 
+    @property
+    def port(self) -> int:
+        return self.ports[0].number
+
+    def port_of(self, name: str) -> int:
+        return port_named({p.name: p.number for p in self.ports}, name)
+
     def _state(self) -> dict[str, object]:
         self.container.reload()
         state = self.container.attrs.get("State", {})
@@ -107,13 +116,13 @@ class DockerService:
             return (
                 bool(self._state().get("Running"))
                 and self._ip is not None
-                and tcp_accepts(self.host, self.port)
+                and all(tcp_accepts(self.host, p.number) for p in self.ports)
             )
         except NotFound:
             return False
 
     def start(self) -> None:
-        """Start and wait until the port accepts connections; fail fast if the process exits."""
+        """Start and wait until every port accepts connections; fail fast if the process exits."""
         if self.memo.failure is not None:
             raise ServiceStartFailed(self.memo.failure.message, evidence=self.memo.failure.evidence)
         if (violation := self._violation()) is not None:
@@ -135,6 +144,9 @@ class DockerService:
                 f"could not start container for {self.name}: {exc.explanation}"
             ) from None
         deadline = time.monotonic() + self.start_timeout_s
+        # A port that accepted once is not probed again: services open their ports one after another,
+        # and a probe costs each port an accepted-then-dropped connection.
+        waiting = list(self.ports)
         while True:
             state = self._state()
             if not state.get("Running"):
@@ -147,16 +159,24 @@ class DockerService:
                     evidence=f"service log (tail):\n{self.logs()}",
                 )
             self._ip = self._address()
-            if self._ip is not None and tcp_accepts(self._ip, self.port, timeout=0.5):
-                return
+            if self._ip is not None:
+                ip = self._ip
+                waiting = [p for p in waiting if not tcp_accepts(ip, p.number, timeout=0.5)]
+                if not waiting:
+                    return
             if time.monotonic() > deadline:
-                raise ServiceStartFailed(
-                    f"the service did not accept connections on port {self.port} "
-                    f"within {self.start_timeout_s:g} s",
-                    evidence=f"it must listen on 0.0.0.0:$PORT (PORT={self.port}).\n"
-                    f"service log (tail):\n{self.logs()}",
-                )
+                raise self._never_opened(waiting[0], [p for p in self.ports if p not in waiting])
             time.sleep(POLL_INTERVAL_S)
+
+    def _never_opened(self, port: NamedPort, opened: list[NamedPort]) -> ServiceStartFailed:
+        """The start-up failure naming the first port that never accepted a connection."""
+        which = f"port {port.number}" if len(self.ports) == 1 else f"port {port.number} ({port.name})"
+        did = "".join(f"port {p.number} ({p.name}) did accept connections.\n" for p in opened)
+        return ServiceStartFailed(
+            f"the service did not accept connections on {which} within {self.start_timeout_s:g} s",
+            evidence=f"it must listen on 0.0.0.0:${port.env} ({port.env}={port.number}).\n"
+            f"{did}service log (tail):\n{self.logs()}",
+        )
 
     def stop(self, timeout: float) -> StopOutcome:
         started = time.monotonic()
@@ -389,14 +409,14 @@ class DockerServiceFactory:
             self.image,
             name=f"harness-{self.run_id}-{serial}",
             user=f"{SERVICE_UID}:{SERVICE_UID}",
-            environment={"PORT": str(spec.service.port), "DATA_DIR": "/data", **spec.service.env},
+            environment=spec.service.environment(),
             volumes={str(volume.name): {"bind": "/data", "mode": "rw"}},
             tmpfs={"/tmp": f"rw,size={spec.run.tmpfs_mb}m,mode=1777"},
             network=self.network().name,
             **options,
         )
         service = DockerService(
-            self.client, container, spec.service.port, name, spec.service.start_timeout_s, self._memo
+            self.client, container, spec.service.ports(), name, spec.service.start_timeout_s, self._memo
         )
         self.watchdog.watch(service, str(volume.attrs.get("Mountpoint") or ""))
         return service

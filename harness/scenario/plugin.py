@@ -15,16 +15,19 @@ import random
 import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import pytest
 
-from harness.exercise import Exercise
+from harness.exercise import MAIN_PORT, Exercise
 from harness.report.model import ScenarioResult
 from harness.scenario.evidence import EvidenceLog
 from harness.scenario.outcome import PhaseOutcome, classify
-from harness.scenario.service import ServiceHandle
+from harness.scenario.service import ExternalService, ServiceHandle
 from harness.scenario.session import SESSION_KEY, ScenarioSession
+
+if TYPE_CHECKING:
+    from harness.drivers.jsonl import JsonLinesClient
 
 _EVIDENCE = pytest.StashKey[EvidenceLog]()
 _PHASES = pytest.StashKey[list[tuple[str, PhaseOutcome]]]()
@@ -197,7 +200,7 @@ def resp(
             target.port,
             timeout=timeout,
             label=f"client {len(clients) + 1}",
-            repro_address=("127.0.0.1", exercise.spec.service.port),
+            repro_address=repro_address(exercise, target, MAIN_PORT),
         )
         evidence.attach(client)
         clients.append(client)
@@ -206,6 +209,63 @@ def resp(
     yield connect
     for client in clients:
         client.close()
+
+
+class JsonLinesConnect(Protocol):
+    """What the `jsonl` fixture gives: ``jsonl(service)``, ``jsonl(service, port="market_data")``."""
+
+    def __call__(
+        self,
+        target: ServiceHandle,
+        *,
+        port: str = MAIN_PORT,
+        timeout: float = 5.0,
+        max_line_bytes: int | None = None,
+    ) -> JsonLinesClient: ...
+
+
+@pytest.fixture
+def jsonl(
+    request: pytest.FixtureRequest, evidence: EvidenceLog, exercise: Exercise
+) -> Iterator[JsonLinesConnect]:
+    """Factory of newline-delimited JSON clients recording a transcript: ``client = jsonl(service)``, or
+    ``feed = jsonl(service, port="market_data")`` for one of exercise.yaml's `service.extra_ports`."""
+    from harness.drivers.jsonl import MAX_LINE_BYTES, JsonLinesClient
+
+    clients: list[JsonLinesClient] = []
+
+    def connect(
+        target: ServiceHandle,
+        *,
+        port: str = MAIN_PORT,
+        timeout: float = 5.0,
+        max_line_bytes: int | None = None,
+    ) -> JsonLinesClient:
+        number = len(clients) + 1
+        client = JsonLinesClient(
+            target.host,
+            target.port_of(port),
+            timeout=timeout,
+            label=f"client {number}" if port == MAIN_PORT else f"{port} client {number}",
+            repro_address=repro_address(exercise, target, port),
+            max_line_bytes=MAX_LINE_BYTES if max_line_bytes is None else max_line_bytes,
+        )
+        evidence.attach(client)
+        clients.append(client)
+        return client
+
+    yield connect
+    for client in clients:
+        client.close()
+
+
+def repro_address(exercise: Exercise, target: ServiceHandle, port: str) -> tuple[str, int]:
+    """Where a reproduce command sends its bytes: the candidate's own server. That is the address given
+    to `harness check --address`, or else their server started with the brief's defaults on this
+    machine (the sandbox's container address means nothing to them)."""
+    if isinstance(target, ExternalService):
+        return target.host, target.port_of(port)
+    return "127.0.0.1", next(p.number for p in exercise.spec.service.ports() if p.name == port)
 
 
 @pytest.fixture

@@ -2,17 +2,22 @@
 
 Scenarios talk to a `ServiceHandle`; the harness provides one backed by a Docker container, and one for an
 address the candidate runs themselves (`harness check --address`), which cannot be killed or restarted.
+A service may listen on several ports (`service.extra_ports` in exercise.yaml): `port` is the main one,
+`port_of(name)` any of them, the main one being `MAIN_PORT`.
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import pytest
+
+from harness.errors import ExerciseError, UsageError
+from harness.exercise import MAIN_PORT, ServiceSpec
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,11 @@ class ServiceHandle(Protocol):
     def host(self) -> str: ...
 
     @property
-    def port(self) -> int: ...
+    def port(self) -> int:
+        """The main port (`service.port` in exercise.yaml)."""
+
+    def port_of(self, name: str) -> int:
+        """The port named `name`: `MAIN_PORT` or one of exercise.yaml's `service.extra_ports`."""
 
     def is_alive(self) -> bool: ...
 
@@ -73,6 +82,40 @@ def tcp_accepts(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
+def port_named(ports: Mapping[str, int], name: str) -> int:
+    """`ports[name]`, or an error naming the ports there are (a scenario asked for an undeclared one)."""
+    try:
+        return ports[name]
+    except KeyError:
+        raise ExerciseError(
+            f"the service has no port named '{name}' (it has {', '.join(ports)})",
+            hint="declare it under service.extra_ports in exercise.yaml",
+        ) from None
+
+
+@dataclass(frozen=True)
+class ExternalAddress:
+    """Where a service the candidate started listens: `--address HOST:PORT` gives the main port, each
+    `--port NAME=PORT` another; a port not given is assumed at its number in exercise.yaml (the brief's
+    default, which is what a service started without settings listens on)."""
+
+    host: str
+    ports: dict[str, int]
+    """Every port of the exercise by name, `MAIN_PORT` included."""
+
+    @classmethod
+    def resolve(cls, spec: ServiceSpec, host: str, port: int, named: Mapping[str, int]) -> ExternalAddress:
+        known = {p.name: p.number for p in spec.ports()}
+        unknown = sorted(name for name in named if name not in known or name == MAIN_PORT)
+        if unknown:
+            extra = ", ".join(n for n in known if n != MAIN_PORT) or "none"
+            raise UsageError(
+                f"--port {unknown[0]}=...: the exercise has no extra port of that name",
+                hint=f"its extra ports: {extra}; the main port is given by --address",
+            )
+        return cls(host, {**known, **named, MAIN_PORT: port})
+
+
 @dataclass
 class ExternalService:
     """A service the candidate started themselves; the harness can only connect to it."""
@@ -81,6 +124,7 @@ class ExternalService:
     address_port: int
     name: str = "external"
     managed: bool = False
+    extra_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def host(self) -> str:
@@ -90,8 +134,12 @@ class ExternalService:
     def port(self) -> int:
         return self.address_port
 
+    def port_of(self, name: str) -> int:
+        return port_named({MAIN_PORT: self.address_port, **self.extra_ports}, name)
+
     def is_alive(self) -> bool:
-        return tcp_accepts(self.host, self.port)
+        ports = [self.address_port, *self.extra_ports.values()]
+        return all(tcp_accepts(self.host, port) for port in ports)
 
     def _unsupported(self, what: str) -> None:
         pytest.skip(f"needs a harness-managed service to {what}; run without --address to include it")
@@ -120,14 +168,23 @@ class ExternalServiceFactory:
 
     host: str
     port: int
+    extra_ports: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def at(cls, address: ExternalAddress) -> ExternalServiceFactory:
+        extra = {name: port for name, port in address.ports.items() if name != MAIN_PORT}
+        return cls(address.host, address.ports[MAIN_PORT], extra)
+
+    def _service(self) -> ExternalService:
+        return ExternalService(self.host, self.port, extra_ports=dict(self.extra_ports))
 
     def shared(self) -> tuple[ServiceHandle, str | None]:
-        return ExternalService(self.host, self.port), None
+        return self._service(), None
 
     @contextmanager
     def _fresh(self) -> Iterator[ServiceHandle]:
         pytest.skip("needs a fresh harness-managed service; run without --address to include it")
-        yield ExternalService(self.host, self.port)  # pragma: no cover - skip raises
+        yield self._service()  # pragma: no cover - skip raises
 
     def fresh(self, name: str) -> AbstractContextManager[ServiceHandle]:
         return self._fresh()

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from harness.exercise import Exercise
+from harness.errors import ServiceStartFailed
+from harness.exercise import Exercise, ExtraPort
 from harness.sandbox import labels
 from harness.sandbox.cleanup import sweep_run
 from harness.sandbox.images import ensure_images
@@ -76,3 +77,30 @@ def test_a_dead_shared_service_is_restarted_with_a_note(factory: DockerServiceFa
     again, note = factory.shared()
     assert again is service and again.is_alive()
     assert note is not None and "restarted" in note
+
+
+def test_readiness_waits_for_every_declared_port(
+    docker_client: docker.DockerClient, kv_store: Exercise, redis_oracle_image: str
+) -> None:
+    """redis-server opens 6379 only: a second declared port keeps it from counting as ready."""
+    service = kv_store.spec.service.model_copy(
+        update={"start_timeout_s": 3.0, "extra_ports": {"second": ExtraPort(port=6380, env="SECOND_PORT")}}
+    )
+    exercise = Exercise(kv_store.spec.model_copy(update={"service": service}), kv_store.root)
+    runtime = ensure_images(docker_client).runtime
+    made = DockerServiceFactory(
+        docker_client, redis_oracle_image, exercise, labels.new_run_id(), volume_primer=runtime
+    )
+    try:
+        with pytest.raises(ServiceStartFailed) as caught:
+            made.shared()
+        (container,) = docker_client.containers.list(
+            all=True, filters={"label": f"{labels.RUN}={made.run_id}"}
+        )
+        assert {"PORT=6379", "SECOND_PORT=6380"} <= set(container.attrs["Config"]["Env"])
+    finally:
+        made.close()
+        sweep_run(docker_client, made.run_id)
+    assert caught.value.message == "the service did not accept connections on port 6380 (second) within 3 s"
+    evidence = caught.value.evidence or ""
+    assert "$SECOND_PORT (SECOND_PORT=6380)" in evidence and "port 6379 (main) did accept" in evidence

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,9 +12,13 @@ import yaml
 from click.testing import CliRunner
 
 from harness.cli import main
+from harness.errors import UsageError
 from harness.exercise import Exercise, load_exercise
 from harness.kit import export_kit
 from harness.rubric.model import load_rubric
+from harness.scenario.runner import run_scenarios
+from harness.scenario.service import ExternalServiceFactory
+from harness.scenario.session import ScenarioSession
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +109,85 @@ def test_kit_command_refuses_a_folder_with_content(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "already exists" in result.output
     assert (tmp_path / "kit" / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kit"], "no staging folder left behind"
+
+
+# --- support packages the public scenarios import (exercise.yaml `kit: {include: [...]}`) ----------------
+
+SUPPORT_SCENARIO = """
+import pytest
+
+
+@pytest.mark.criterion("basics")
+def test_support_package_is_importable():
+    import oracle
+    assert oracle.MODEL == "public model"
+"""
+
+PATH_INSERT = """
+import sys
+from pathlib import Path
+
+EXERCISE = Path(__file__).resolve().parents[1]
+if str(EXERCISE) not in sys.path:
+    sys.path.insert(0, str(EXERCISE))
+"""
+
+
+def exercise_with_support(root: Path, include: str = "[oracle]") -> Exercise:
+    """kv-store with an `oracle` package its public scenarios import, declared for the kit."""
+    source = load_exercise("kv-store")
+    folder = root / "exercises" / "kv-store"
+    shutil.copytree(source.root, folder, ignore=shutil.ignore_patterns("target", "__pycache__"))
+    shutil.copytree(source.rubric_path.parent, root / "rubrics")
+    spec = folder / "exercise.yaml"
+    spec.write_text(spec.read_text() + f"kit:\n  include: {include}\n")
+    conftest = folder / "scenarios" / "conftest.py"
+    conftest.write_text(conftest.read_text() + PATH_INSERT)
+    (folder / "scenarios" / "public" / "test_support.py").write_text(SUPPORT_SCENARIO)
+    (folder / "oracle" / "__pycache__").mkdir(parents=True)
+    (folder / "oracle" / "__init__.py").write_text('MODEL = "public model"\n')
+    (folder / "oracle" / "__pycache__" / "stale.pyc").write_bytes(b"\0")
+    return load_exercise(str(folder))
+
+
+def test_declared_support_packages_are_in_the_kit_and_importable_there(tmp_path: Path) -> None:
+    exercise = exercise_with_support(tmp_path)
+    kit = export_kit(exercise, tmp_path / "kit")
+    assert (kit / "oracle" / "__init__.py").read_text() == 'MODEL = "public model"\n'
+    assert not (kit / "oracle" / "__pycache__").exists()
+    assert "| `oracle/` | code the public scenarios import |" in (kit / "KIT.md").read_text()
+    # The kit's scenarios find it as the exercise's do: run one against the kit.
+    kit_exercise = load_exercise(str(kit))
+    session = ScenarioSession(
+        exercise=kit_exercise,
+        services=ExternalServiceFactory("127.0.0.1", 1),
+        seed=1,
+        known_criteria=frozenset({"basics"}),
+    )
+    before = sys.modules.get("oracle")  # other tests may have imported matching-engine's
+    (result,) = run_scenarios([kit / "scenarios" / "public" / "test_support.py"], session)
+    assert result.status == "passed", result.message
+    assert sys.modules.get("oracle") is before, "the kit's support package is forgotten after the run"
+
+
+@pytest.mark.parametrize(
+    ("include", "message"),
+    [
+        pytest.param("[reference]", "overlaps reference", id="reference"),
+        pytest.param("[reference/src]", "overlaps reference", id="inside-reference"),
+        pytest.param("[mutants]", "overlaps mutants", id="mutants"),
+        pytest.param("[scenarios]", "copies scenarios/public", id="scenarios"),
+        pytest.param("[scenarios/hidden]", "copies scenarios/public", id="hidden"),
+        pytest.param("[missing]", "does not exist", id="missing"),
+        pytest.param("[linked]", "holds a symlink", id="symlink"),
+        pytest.param("[escape]", "not inside the exercise folder", id="symlink-out"),
+    ],
+)
+def test_an_include_cannot_reach_hidden_material(tmp_path: Path, include: str, message: str) -> None:
+    exercise = exercise_with_support(tmp_path / "ex", include)
+    (exercise.root / "linked").mkdir()
+    (exercise.root / "linked" / "ref").symlink_to(exercise.root / "reference")
+    (exercise.root / "escape").symlink_to(tmp_path)
+    with pytest.raises(UsageError, match=message):
+        export_kit(exercise, tmp_path / "kit")
+    assert not (tmp_path / "kit").exists()
