@@ -1,12 +1,11 @@
-"""The grader proves itself with `harness calibrate kv-store`: the reference graded several times and
-mutants graded exactly as candidates are, judged as a kill matrix (each mutant fails what it must and
-nothing its mistake does not explain; the reference never flips a criterion; its total moves at most 2
-points). The whole matrix is printed when it fails.
+"""The grader proves itself with `harness calibrate kv-store`: the reference graded five times and
+every mutant graded exactly as candidates are, judged as a kill matrix (each mutant fails what it must
+and nothing its mistake does not explain; the reference never flips a criterion; its total moves at most
+2 points; every automated criterion is failed by some mutant). The whole matrix is printed when it fails.
 
-The suite grades the reference twice and three mutants of different kinds (a fault only a syscall trace
-sees, a plain semantic slip, a code-quality fact). The full matrix (five reference runs, every mutant,
-every automated criterion killed) takes about 50 minutes on two cores: set HARNESS_FULL_CALIBRATION=1
-to run it here; its last measured run is in benchmarks/RESULTS.md."""
+This is the longest test of the suite (about 40 minutes on two cores, most of it the scenarios: mutants
+build warm on the reference's dependencies); its last measured run is in benchmarks/RESULTS.md.
+HARNESS_SKIP_FULL_CALIBRATION=1 skips it for a quicker local run."""
 
 from __future__ import annotations
 
@@ -18,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-SAMPLE = ["no-fsync", "set-nx-ignored", "clippy-warnings"]
 
 
 def calibrate(out: Path, *args: str, minutes: int) -> dict[str, Any]:
@@ -52,21 +49,15 @@ def calibrate(out: Path, *args: str, minutes: int) -> dict[str, Any]:
     return matrix
 
 
-@pytest.mark.timeout(30 * 60)
-def test_calibrate_proves_a_sample_of_the_grader(tmp_path: Path) -> None:
-    only = [arg for name in SAMPLE for arg in ("--only", name)]
-    matrix = calibrate(tmp_path, "--repeat", "2", *only, minutes=29)
-    assert [m["name"] for m in matrix["mutants"]] == SAMPLE
-    killed = {criterion for criterion, names in matrix["killed_by"].items() if names}
-    assert {"power-loss", "set-options", "code-quality"} <= killed
-
-
-@pytest.mark.timeout(90 * 60)
+@pytest.mark.timeout(80 * 60)
 @pytest.mark.skipif(
-    not os.environ.get("HARNESS_FULL_CALIBRATION"), reason="about 50 min: set HARNESS_FULL_CALIBRATION=1"
+    bool(os.environ.get("HARNESS_SKIP_FULL_CALIBRATION")), reason="HARNESS_SKIP_FULL_CALIBRATION is set"
 )
 def test_calibrate_proves_the_whole_kv_store_grader(tmp_path: Path) -> None:
-    matrix = calibrate(tmp_path, "--repeat", "5", minutes=89)
+    matrix = calibrate(tmp_path, "--repeat", "5", minutes=79)
     assert matrix["reference"]["runs"] == 5
     assert all(matrix["killed_by"][criterion] for criterion in matrix["automated"])
     assert len(matrix["automated"]) >= 20 and len(matrix["mutants"]) >= 19
+    # The kinds of mistake the grader must be shown to catch, each by the criterion that names it.
+    killed = {criterion for criterion, names in matrix["killed_by"].items() if names}
+    assert {"durability", "power-loss", "set-options", "code-quality"} <= killed
