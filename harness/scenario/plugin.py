@@ -15,13 +15,13 @@ import random
 import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 
 import pytest
 
 from harness.exercise import MAIN_PORT, Exercise
 from harness.report.model import ScenarioResult
-from harness.scenario.evidence import EvidenceLog
+from harness.scenario.evidence import EvidenceLog, EvidenceSource
 from harness.scenario.outcome import PhaseOutcome, classify
 from harness.scenario.service import ExternalService, ServiceHandle
 from harness.scenario.session import SESSION_KEY, ScenarioSession
@@ -185,6 +185,35 @@ def fresh_service(request: pytest.FixtureRequest, evidence: EvidenceLog) -> Iter
         yield handle
 
 
+class _Closable(EvidenceSource, Protocol):
+    def close(self) -> None: ...
+
+
+_Client = TypeVar("_Client", bound=_Closable)
+
+
+class _OpenedClients(Generic[_Client]):
+    """The clients a factory fixture opened: their transcripts go to the evidence, and they are closed
+    at teardown."""
+
+    def __init__(self, evidence: EvidenceLog) -> None:
+        self.evidence = evidence
+        self.opened: list[_Client] = []
+
+    @property
+    def next_number(self) -> int:
+        return len(self.opened) + 1
+
+    def keep(self, client: _Client) -> _Client:
+        self.evidence.attach(client)
+        self.opened.append(client)
+        return client
+
+    def close_all(self) -> None:
+        for client in self.opened:
+            client.close()
+
+
 @pytest.fixture
 def resp(
     request: pytest.FixtureRequest, evidence: EvidenceLog, exercise: Exercise
@@ -192,23 +221,21 @@ def resp(
     """Factory of RESP clients recording a transcript: ``client = resp(service)``."""
     from harness.drivers.resp import RespClient
 
-    clients: list[RespClient] = []
+    clients: _OpenedClients[RespClient] = _OpenedClients(evidence)
 
     def connect(target: ServiceHandle, *, timeout: float = 5.0) -> RespClient:
-        client = RespClient(
-            target.host,
-            target.port,
-            timeout=timeout,
-            label=f"client {len(clients) + 1}",
-            repro_address=repro_address(exercise, target, MAIN_PORT),
+        return clients.keep(
+            RespClient(
+                target.host,
+                target.port,
+                timeout=timeout,
+                label=f"client {clients.next_number}",
+                repro_address=repro_address(exercise, target, MAIN_PORT),
+            )
         )
-        evidence.attach(client)
-        clients.append(client)
-        return client
 
     yield connect
-    for client in clients:
-        client.close()
+    clients.close_all()
 
 
 class JsonLinesConnect(Protocol):
@@ -232,7 +259,7 @@ def jsonl(
     ``feed = jsonl(service, port="market_data")`` for one of exercise.yaml's `service.extra_ports`."""
     from harness.drivers.jsonl import MAX_LINE_BYTES, JsonLinesClient
 
-    clients: list[JsonLinesClient] = []
+    clients: _OpenedClients[JsonLinesClient] = _OpenedClients(evidence)
 
     def connect(
         target: ServiceHandle,
@@ -241,22 +268,20 @@ def jsonl(
         timeout: float = 5.0,
         max_line_bytes: int | None = None,
     ) -> JsonLinesClient:
-        number = len(clients) + 1
-        client = JsonLinesClient(
-            target.host,
-            target.port_of(port),
-            timeout=timeout,
-            label=f"client {number}" if port == MAIN_PORT else f"{port} client {number}",
-            repro_address=repro_address(exercise, target, port),
-            max_line_bytes=MAX_LINE_BYTES if max_line_bytes is None else max_line_bytes,
+        number = clients.next_number
+        return clients.keep(
+            JsonLinesClient(
+                target.host,
+                target.port_of(port),
+                timeout=timeout,
+                label=f"client {number}" if port == MAIN_PORT else f"{port} client {number}",
+                repro_address=repro_address(exercise, target, port),
+                max_line_bytes=MAX_LINE_BYTES if max_line_bytes is None else max_line_bytes,
+            )
         )
-        evidence.attach(client)
-        clients.append(client)
-        return client
 
     yield connect
-    for client in clients:
-        client.close()
+    clients.close_all()
 
 
 def repro_address(exercise: Exercise, target: ServiceHandle, port: str) -> tuple[str, int]:

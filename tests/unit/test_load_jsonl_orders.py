@@ -9,7 +9,6 @@ import json
 import random
 import re
 import sys
-import threading
 from collections import Counter
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from harness.load import (
     run_load,
 )
 from harness.load.jsonl_orders import BAND_TICKS, LOT, MAX_OPEN, MID, TICK, order_entry_counter
+from tests.unit.loopback_server import LoopbackServer
 
 EXERCISE = Path(__file__).resolve().parents[2] / "exercises" / "matching-engine"
 if str(EXERCISE) not in sys.path:
@@ -258,38 +258,17 @@ class _OrderEntry(asyncio.Protocol):
         self.server.transports.pop(self.conn, None)
 
 
-class OracleServer:
+class OracleServer(LoopbackServer):
     """The matching-engine oracle behind an asyncio server on 127.0.0.1, in a thread of its own."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.exchange = Exchange()
         self.transports: dict[int, asyncio.Transport] = {}
         self.seen: Counter[str] = Counter()
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(
-            self._loop.create_server(lambda: _OrderEntry(self), "127.0.0.1", 0)
-        )
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
-        server.close()
-        self._loop.run_until_complete(server.wait_closed())
-        self._loop.close()
-
-    def __enter__(self) -> OracleServer:
-        self._thread.start()
-        assert self._ready.wait(5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
+    def protocol(self) -> asyncio.Protocol:
+        return _OrderEntry(self)
 
 
 def assert_clean(result: LoadResult, server: OracleServer, connections: int) -> None:

@@ -7,13 +7,13 @@ import json
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from harness.load import LoadConnectError, LoadResult, LoadSpec, RespReplyCounter, WorkloadSpec, run_load
+from tests.unit.loopback_server import LoopbackServer
 
 
 class _TinyResp(asyncio.Protocol):
@@ -39,35 +39,14 @@ class _TinyResp(asyncio.Protocol):
             self.transport.write(b"".join(out))
 
 
-class TinyServer:
+class TinyServer(LoopbackServer):
     def __init__(self, error_every: int = 0) -> None:
+        super().__init__()
         self.error_every = error_every
         self.requests = 0
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(
-            self._loop.create_server(lambda: _TinyResp(self), "127.0.0.1", 0)
-        )
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
-        server.close()
-        self._loop.run_until_complete(server.wait_closed())
-        self._loop.close()
-
-    def __enter__(self) -> TinyServer:
-        self._thread.start()
-        assert self._ready.wait(5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
+    def protocol(self) -> asyncio.Protocol:
+        return _TinyResp(self)
 
 
 def free_port() -> int:
