@@ -9,18 +9,16 @@ newline cannot make the grader buffer without limit. A raw `OSError` never escap
 
 from __future__ import annotations
 
-import contextlib
 import json
-import select
-import shlex
-import socket
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Final, Protocol
+from typing import Any, Final, Literal, Protocol
 
+from harness.drivers.connection import Connection, Event, Failures, seconds
+from harness.drivers.reproduce import MAX_REPRO_CHARS, netcat, pause, printf, shell_pieces
 from harness.drivers.resp_codec import render_bytes
 from harness.errors import CandidateFailure
 
@@ -29,12 +27,8 @@ MAX_LINE_BYTES: Final = 1024 * 1024
 #: Unread bytes buffered while a large request is still being sent.
 MAX_BUFFERED_BYTES: Final = 64 * 1024 * 1024
 
-_RECV_CHUNK: Final = 256 * 1024
-_MAX_EVENTS: Final = 300
 _SHOWN_BYTES: Final = 240
 _KEPT_SENDS: Final = 20
-_MAX_REPRO_CHARS: Final = 1800
-_REPRO_RUN: Final = 128
 
 
 class JsonLinesFailure(CandidateFailure):
@@ -101,65 +95,21 @@ def decode_object(line: bytes) -> dict[str, Any]:
     return value
 
 
-def _seconds(value: float) -> str:
-    return f"{value:g}"
-
-
-@dataclass
-class _Event:
-    at: float
-    kind: str  # "send" | "recv" | "note"
-    text: str
-
-
 @dataclass
 class _Send:
     at: float
     data: bytes
 
 
-def _printf(data: bytes) -> str:
-    """A `printf` producing exactly `data` (octal escapes: POSIX printf has no \\x)."""
-    out = []
-    for index, byte in enumerate(data):
-        if byte == 0x0A:
-            out.append("\\n")
-        elif byte == 0x0D:
-            out.append("\\r")
-        elif byte == 0x5C:
-            out.append("\\\\")
-        elif byte == 0x25:
-            out.append("%%")
-        elif byte == 0x27 or (byte == 0x2D and index == 0) or not 0x20 <= byte < 0x7F:
-            out.append(f"\\{byte:03o}")
-        else:
-            out.append(chr(byte))
-    return "printf '" + "".join(out) + "'"
-
-
-def _shell_pieces(data: bytes) -> list[str]:
-    """Shell commands writing `data`; long runs of one byte come from `head -c N /dev/zero | tr`."""
-    pieces: list[str] = []
-    start = index = 0
-    while index < len(data):
-        end = index
-        while end < len(data) and data[end] == data[index]:
-            end += 1
-        if end - index >= _REPRO_RUN:
-            if start < index:
-                pieces.append(_printf(data[start:index]))
-            generator = f"head -c {end - index} /dev/zero"
-            byte = data[index]
-            pieces.append(generator if byte == 0 else f"{generator} | tr '\\000' '\\{byte:03o}'")
-            start = end
-        index = end
-    if start < len(data):
-        pieces.append(_printf(data[start:]))
-    return pieces
-
-
-class JsonLinesClient:
+class JsonLinesClient(Connection):
     """One newline-delimited JSON connection to the service under test. Not thread-safe."""
+
+    failures = Failures(
+        unreachable=ServiceUnreachable,
+        send_timeout=SendTimeout,
+        lost=ConnectionLost,
+        not_closed=ConnectionNotClosed,
+    )
 
     def __init__(
         self,
@@ -171,55 +121,14 @@ class JsonLinesClient:
         repro_address: tuple[str, int],
         max_line_bytes: int = MAX_LINE_BYTES,
     ) -> None:
-        self.host = host
-        self.port = port
-        self.timeout = timeout
-        self.label = label
-        self.repro_address = repro_address
         self.max_line_bytes = max_line_bytes
         self.pushed: list[dict[str, Any]] = []
         """Messages `request(..., reply=...)` read past while waiting for its reply, in arrival order."""
         self._buffer = bytearray()
-        self._started = time.monotonic()
-        self._events: deque[_Event] = deque(maxlen=_MAX_EVENTS)
-        self._dropped_events = 0
         self._first_send: _Send | None = None
         self._sends: deque[_Send] = deque(maxlen=_KEPT_SENDS)
         self._send_count = 0
-        self._last_sent = "(nothing sent yet)"
-        self._eof: str | None = None
-        self._closed_by_us = False
-        try:
-            self._sock = socket.create_connection((host, port), timeout=timeout)
-        except TimeoutError:
-            raise ServiceUnreachable(
-                f"could not connect to {host}:{port} within {_seconds(timeout)} s"
-            ) from None
-        except OSError as exc:
-            reason = (exc.strerror or str(exc)).lower()
-            raise ServiceUnreachable(f"could not connect to {host}:{port}: {reason}") from None
-        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    # -- lifecycle
-
-    def __enter__(self) -> JsonLinesClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection (idempotent)."""
-        if self._closed_by_us:
-            return
-        self._closed_by_us = True
-        with contextlib.suppress(OSError):
-            self._sock.close()
-
-    @property
-    def is_closed(self) -> bool:
-        """True once the service closed or reset the connection (as far as this client has seen)."""
-        return self._eof is not None
+        super().__init__(host, port, timeout=timeout, label=label, repro_address=repro_address)
 
     # -- sending
 
@@ -274,7 +183,7 @@ class JsonLinesClient:
             return decode_object(line)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             reason = "it is not UTF-8" if isinstance(exc, UnicodeDecodeError) else "it is not a JSON object"
-            self._note(f"invalid JSON: {reason}")
+            self._transcript.note(f"invalid JSON: {reason}")
             raise InvalidJson(
                 f"the line the service sent after {self._last_sent} is not valid JSON ({reason}): "
                 f"{render_bytes(line, 80)}"
@@ -282,50 +191,18 @@ class JsonLinesClient:
 
     def expect_closed(self, timeout: float = 2.0) -> None:
         """Assert the service closes the connection within `timeout`, sending nothing more first."""
-        after = self._last_sent
         if self._buffer:
-            raise ConnectionNotClosed(
-                f"expected the service to close the connection after {after}, "
-                f"but it sent more first: {render_bytes(bytes(self._buffer), 80)}"
-            )
-        deadline = time.monotonic() + timeout
-        while self._eof is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self._note(f"connection still open {_seconds(timeout)} s later")
-                raise ConnectionNotClosed(
-                    f"expected the service to close the connection after {after}, "
-                    f"but it was still open {_seconds(timeout)} s later"
-                )
-            data = self._recv(remaining)
-            if data:
-                self._record("recv", data)
-                raise ConnectionNotClosed(
-                    f"expected the service to close the connection after {after}, "
-                    f"but it sent {render_bytes(data, 80)}"
-                )
+            raise self._not_closed(f"it sent more first: {render_bytes(bytes(self._buffer), 80)}")
+        self._await_close(timeout, record=lambda data: self._record("recv", data), shown=80)
 
     def expect_silence(self, seconds: float) -> None:
         """Assert no line arrives within `seconds`."""
-        deadline = time.monotonic() + seconds
-        while not self._buffer and self._eof is None and (remaining := deadline - time.monotonic()) > 0:
-            self._buffer += self._recv(remaining)
+        if not self._buffer:
+            self._buffer += self._await_data(seconds)
         if self._buffer:
-            shown = render_bytes(bytes(self._buffer), 80)
-            raise AssertionError(
-                f"expected nothing more after {self._last_sent} for {_seconds(seconds)} s, got {shown}"
-            )
+            raise self._not_silent(seconds, render_bytes(bytes(self._buffer), 80))
 
     # -- evidence
-
-    def transcript(self) -> str:
-        lines = [f"{self.label} ({self.host}:{self.port}):"]
-        if self._dropped_events:
-            lines.append(f"  \u2026 {self._dropped_events} earlier events not shown")
-        arrows = {"send": ">> ", "recv": "<< ", "note": "-- "}
-        for event in self._events:
-            lines.append(f"  [{event.at:7.3f} s] {arrows[event.kind]}{event.text}")
-        return "\n".join(lines) if len(lines) > 1 else ""
 
     def reproduce(self) -> str | None:
         """One shell line sending what this connection sent (with its pauses) to the service.
@@ -341,104 +218,31 @@ class JsonLinesClient:
             tail = recent[-count:]
             sends = tail if everything and count == len(recent) else [self._first_send, *tail]
             command = self._repro_command(sends)
-            if len(command) <= _MAX_REPRO_CHARS:
+            if len(command) <= MAX_REPRO_CHARS:
                 return command
         return None
 
     # -- internals
 
-    def _now(self) -> float:
-        return time.monotonic() - self._started
-
-    def _note(self, text: str) -> None:
-        self._push(_Event(self._now(), "note", text))
-
-    def _push(self, event: _Event) -> None:
-        if len(self._events) == _MAX_EVENTS:
-            self._dropped_events += 1
-        self._events.append(event)
-
-    def _record(self, kind: str, data: bytes) -> None:
-        self._push(_Event(self._now(), kind, render_bytes(data, _SHOWN_BYTES)))
-
-    def _mark_eof(self, reason: str) -> None:
-        if self._eof is None:
-            self._eof = reason
-            self._note(f"connection {reason} by the service")
-
-    def _recv(self, timeout: float) -> bytes:
-        """Up to one chunk; b"" on timeout or at the end of the connection (recorded in `_eof`)."""
-        if self._eof is not None:
-            return b""
-        if self._closed_by_us:
-            raise ConnectionLost(f"{self.label} was already closed by the scenario")
-        try:
-            self._sock.settimeout(max(timeout, 0.001))
-            data = self._sock.recv(_RECV_CHUNK)
-        except TimeoutError:
-            return b""
-        except ConnectionResetError:
-            self._mark_eof("reset")
-            return b""
-        except OSError as exc:
-            self._mark_eof(f"failed ({(exc.strerror or str(exc)).lower()})")
-            return b""
-        if not data:
-            self._mark_eof("closed")
-        return data
+    def _record(self, kind: Literal["send", "recv"], data: bytes) -> None:
+        self._transcript.push(Event(self._transcript.now(), kind, render_bytes(data, _SHOWN_BYTES)))
 
     def _send(self, data: bytes, what: str) -> None:
-        send = _Send(self._now(), data)
+        send = _Send(self._transcript.now(), data)
         if self._first_send is None:
             self._first_send = send
         self._sends.append(send)
         self._send_count += 1
         self._record("send", data)
-        self._last_sent = what
-        if self._closed_by_us:
-            raise ConnectionLost(f"{self.label} was already closed by the scenario")
-        if self._eof is not None:
-            raise ConnectionLost(
-                f"could not send {what}: the connection was already {self._eof} by the service"
+        self._write(data, what)
+
+    def _absorb(self, data: bytes, what: str) -> None:
+        self._buffer += data
+        if len(self._buffer) > MAX_BUFFERED_BYTES:
+            raise LineTooLong(
+                f"the service sent more than {MAX_BUFFERED_BYTES // (1024 * 1024)} MiB "
+                f"of unread lines while {what} was being sent"
             )
-        view = memoryview(data)
-        deadline = time.monotonic() + self.timeout
-        sent = 0
-        while sent < len(data):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self._note(f"only {sent} of {len(data)} bytes accepted in {_seconds(self.timeout)} s")
-                raise SendTimeout(
-                    f"the service stopped reading: only {sent} of {len(data)} bytes of {what} "
-                    f"were accepted within {_seconds(self.timeout)} s"
-                )
-            # Read while writing: a service that answers (or closes, as it should after a line over
-            # its limit) before it has read everything must not deadlock against a large write.
-            readable, writable, _ = select.select([self._sock], [self._sock], [], remaining)
-            if readable:
-                self._buffer += self._recv(0.001)
-                if len(self._buffer) > MAX_BUFFERED_BYTES:
-                    raise LineTooLong(
-                        f"the service sent more than {MAX_BUFFERED_BYTES // (1024 * 1024)} MiB "
-                        f"of unread lines while {what} was being sent"
-                    )
-                if self._eof is not None:
-                    break
-            if writable:
-                try:
-                    self._sock.settimeout(max(remaining, 0.001))
-                    sent += self._sock.send(view[sent:])
-                except TimeoutError:
-                    continue
-                except (BrokenPipeError, ConnectionResetError):
-                    self._mark_eof("reset")
-                    break
-                except OSError as exc:
-                    self._mark_eof(f"failed ({(exc.strerror or str(exc)).lower()})")
-                    break
-        if sent < len(data):
-            # Not a failure by itself: a service refusing a line may close before reading all of it.
-            self._note(f"the service stopped reading after {sent} of {len(data)} bytes")
 
     def _read_line(self, limit: float, deadline: float) -> bytes:
         """The next line, or a failure once `deadline` passes (reported as `limit` seconds)."""
@@ -453,7 +257,7 @@ class JsonLinesClient:
                 return line
             if len(self._buffer) > self.max_line_bytes:
                 self._record("recv", bytes(self._buffer[:_SHOWN_BYTES]))
-                self._note(f"line longer than {self.max_line_bytes} bytes; reading stopped")
+                self._transcript.note(f"line longer than {self.max_line_bytes} bytes; reading stopped")
                 raise LineTooLong(f"the service sent a line longer than {self.max_line_bytes} bytes {what}")
             scanned = len(self._buffer)
             if self._eof is not None:
@@ -470,18 +274,15 @@ class JsonLinesClient:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 suffix = f" (only {len(self._buffer)} bytes of it arrived)" if self._buffer else ""
-                self._note(f"no line within {_seconds(limit)} s {what}{suffix}")
-                raise ReplyTimeout(f"no line within {_seconds(limit)} s {what}{suffix}")
+                self._transcript.note(f"no line within {seconds(limit)} s {what}{suffix}")
+                raise ReplyTimeout(f"no line within {seconds(limit)} s {what}{suffix}")
             self._buffer += self._recv(remaining)
 
     def _repro_command(self, sends: list[_Send]) -> str:
-        host, port = self.repro_address
-        pieces: list[str] = []
+        shell: list[str] = []
         previous: float | None = None
         for send in sends:
-            if previous is not None and send.at - previous >= 0.05:
-                pieces.append(f"sleep {send.at - previous:.2f}")
+            shell += pause(previous, send.at)
             previous = send.at
-            pieces += _shell_pieces(send.data)
-        body = pieces[0] if len(pieces) == 1 else "{ " + "; ".join(pieces) + "; }"
-        return f"{body} | nc -q1 {shlex.quote(host)} {port}"
+            shell += [printf(p) if isinstance(p, bytes) else p for p in shell_pieces(send.data)]
+        return netcat(shell, self.repro_address)

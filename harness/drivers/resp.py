@@ -7,16 +7,15 @@ never escapes, because the harness would score it as its own error. Values and d
 
 from __future__ import annotations
 
-import contextlib
-import select
 import shlex
-import socket
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from harness.drivers.connection import Connection, Event, Failures, seconds
+from harness.drivers.reproduce import MAX_REPRO_CHARS, netcat, pause, printf, shell_pieces
 from harness.drivers.resp_codec import (
     MAX_BUFFERED_BYTES,
     MAX_REPLY_BYTES,
@@ -63,7 +62,6 @@ __all__ = [
     "show_reply",
 ]
 
-_RECV_CHUNK: Final = 256 * 1024
 _UNSET: Final = object()
 
 
@@ -114,63 +112,40 @@ class _Send:
 
 
 @dataclass
-class _Event:
-    at: float
-    kind: str  # "send" | "recv" | "note"
+class _Event(Event):
     send: _Send | None = None
     clip: _Clip | None = None
     replies: int = 0
-    text: str = ""
+
+    def show(self) -> str:
+        if self.kind == "send" and self.send is not None:
+            return ">> " + _render_send(self.send)
+        if self.kind == "recv" and self.clip is not None:
+            count = f"{self.replies} replies: " if self.replies > 1 else ""
+            return "<< " + count + self.clip.render()
+        return "-- " + self.text
 
 
-_MAX_EVENTS: Final = 300
+def _render_send(send: _Send) -> str:
+    if send.commands is not None:
+        shown = [describe_command(c) for c in send.commands[:6]]
+        if len(send.commands) > 6:
+            shown.append(f"\u2026 ({len(send.commands) - 6} more)")
+        text = " | ".join(shown)
+        if len(send.commands) > 1:
+            text = f"pipeline of {len(send.commands)}: {text}"
+    else:
+        text = "raw " + send.clip.render()
+    if len(send.writes) > 1:
+        sizes = " + ".join(str(w) for w in send.writes) if len(send.writes) <= 6 else None
+        text += f"  (in {len(send.writes)} writes" + (f": {sizes} bytes)" if sizes else ")")
+    return text
+
+
 _REPRO_SENDS: Final = 5
-_MAX_REPRO_CHARS: Final = 1800
-_REPRO_RUN: Final = 128
 _CLI_UNSAFE_COMMANDS: Final = frozenset(
     {b"SUBSCRIBE", b"UNSUBSCRIBE", b"PSUBSCRIBE", b"PUNSUBSCRIBE", b"QUIT"}
 )
-
-
-def _printf_segment(data: bytes) -> str:
-    """A `printf` format string producing exactly `data` (octal escapes: POSIX printf has no \\x)."""
-    out = []
-    for index, byte in enumerate(data):
-        if byte == 0x0D:
-            out.append("\\r")
-        elif byte == 0x0A:
-            out.append("\\n")
-        elif byte == 0x5C:
-            out.append("\\\\")
-        elif byte == 0x25:
-            out.append("%%")
-        elif byte == 0x27 or (byte == 0x2D and index == 0) or not 0x20 <= byte < 0x7F:
-            out.append(f"\\{byte:03o}")
-        else:
-            out.append(chr(byte))
-    return "printf '" + "".join(out) + "'"
-
-
-def _shell_pieces(data: bytes) -> list[bytes | str]:
-    """`data` as literal byte strings and run generators (shell text), adjacent literals merged."""
-    parts: list[bytes | str] = []
-    literal_start = 0
-    index = 0
-    while index < len(data):
-        run_end = index
-        while run_end < len(data) and data[run_end] == data[index]:
-            run_end += 1
-        if run_end - index >= _REPRO_RUN:
-            if literal_start < index:
-                parts.append(data[literal_start:index])
-            byte = data[index]
-            generator = f"head -c {run_end - index} /dev/zero"
-            parts.append(generator if byte == 0 else f"{generator} | tr '\\000' '\\{byte:03o}'")
-            literal_start = run_end
-        index = run_end
-    if literal_start < len(data):
-        parts.append(data[literal_start:])
-    return parts
 
 
 def _cli_safe(command: list[bytes]) -> bool:
@@ -188,18 +163,21 @@ def _cli_safe(command: list[bytes]) -> bool:
     return True
 
 
-def _seconds(value: float) -> str:
-    return f"{value:g}"
-
-
 # --- the client ----------------------------------------------------------------------------------------
 
 
-class RespClient:
+class RespClient(Connection):
     """One RESP connection to the service under test; every byte in and out goes into its transcript.
 
     Not thread-safe: give each thread its own client.
     """
+
+    failures = Failures(
+        unreachable=ServiceUnreachable,
+        send_timeout=SendTimeout,
+        lost=ConnectionLost,
+        not_closed=ConnectionNotClosed,
+    )
 
     def __init__(
         self,
@@ -211,51 +189,9 @@ class RespClient:
         repro_address: tuple[str, int],
         max_reply_bytes: int = MAX_REPLY_BYTES,
     ) -> None:
-        self.host = host
-        self.port = port
-        self.timeout = timeout
-        self.label = label
-        self.repro_address = repro_address
         self._parser = RespParser(max_reply_bytes=max_reply_bytes)
-        self._started = time.monotonic()
-        self._events: deque[_Event] = deque(maxlen=_MAX_EVENTS)
-        self._dropped_events = 0
         self._sends: deque[_Send] = deque()
-        self._last_sent = "(nothing sent yet)"
-        self._eof: str | None = None
-        """Why the connection is over ("closed", "reset", ...), once it is."""
-        self._closed_by_us = False
-        try:
-            self._sock = socket.create_connection((host, port), timeout=timeout)
-        except TimeoutError:
-            raise ServiceUnreachable(
-                f"could not connect to {host}:{port} within {_seconds(timeout)} s"
-            ) from None
-        except OSError as exc:
-            reason = (exc.strerror or str(exc)).lower()
-            raise ServiceUnreachable(f"could not connect to {host}:{port}: {reason}") from None
-        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    # -- context manager / lifecycle
-
-    def __enter__(self) -> RespClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection (idempotent)."""
-        if self._closed_by_us:
-            return
-        self._closed_by_us = True
-        with contextlib.suppress(OSError):
-            self._sock.close()
-
-    @property
-    def is_closed(self) -> bool:
-        """True once the service closed or reset the connection (as far as this client has seen)."""
-        return self._eof is not None
+        super().__init__(host, port, timeout=timeout, label=label, repro_address=repro_address)
 
     # -- sending
 
@@ -298,42 +234,18 @@ class RespClient:
 
     def expect_closed(self, timeout: float = 2.0) -> None:
         """Assert the service closes the connection within `timeout`, sending nothing more first."""
-        after = self._last_sent
         leftover = self._parser.pending
         if leftover:
-            self._note(f"expected the connection to close; unread bytes {render_bytes(leftover, 80)}")
-            raise ConnectionNotClosed(
-                f"expected the service to close the connection after {after}, "
-                f"but it sent more first: {render_bytes(leftover, 60)}"
-            )
-        deadline = time.monotonic() + timeout
-        while self._eof is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self._note(f"connection still open {_seconds(timeout)} s later")
-                raise ConnectionNotClosed(
-                    f"expected the service to close the connection after {after}, "
-                    f"but it was still open {_seconds(timeout)} s later"
-                )
-            data = self._recv(remaining)
-            if data:
-                self._record_recv(data, replies=0)
-                raise ConnectionNotClosed(
-                    f"expected the service to close the connection after {after}, "
-                    f"but it sent {render_bytes(data, 60)}"
-                )
+            unread = render_bytes(leftover, 80)
+            self._transcript.note(f"expected the connection to close; unread bytes {unread}")
+            raise self._not_closed(f"it sent more first: {render_bytes(leftover, 60)}")
+        self._await_close(timeout, record=lambda data: self._record_recv(data, replies=0), shown=60)
 
     def expect_silence(self, seconds: float) -> None:
         """Assert nothing arrives within `seconds` (e.g. no message on an unsubscribed channel)."""
+        if not self._parser.pending:
+            self._parser.feed(self._await_data(seconds))
         leftover = self._parser.pending
-        if not leftover:
-            deadline = time.monotonic() + seconds
-            while self._eof is None and (remaining := deadline - time.monotonic()) > 0:
-                data = self._recv(remaining)
-                if data:
-                    self._parser.feed(data)
-                    break
-            leftover = self._parser.pending
         if leftover:
             got = self._parser.next_reply()
             if got is not None:
@@ -341,69 +253,26 @@ class RespClient:
                 shown = show_reply(got[0])
             else:
                 shown = render_bytes(leftover, 60)
-            raise AssertionError(
-                f"expected nothing more after {self._last_sent} for {_seconds(seconds)} s, got {shown}"
-            )
+            raise self._not_silent(seconds, shown)
 
     # -- evidence
-
-    def transcript(self) -> str:
-        lines = [f"{self.label} ({self.host}:{self.port}):"]
-        if self._dropped_events:
-            lines.append(f"  \u2026 {self._dropped_events} earlier events not shown")
-        for event in self._events:
-            stamp = f"  [{event.at:7.3f} s] "
-            if event.kind == "send" and event.send is not None:
-                lines.append(stamp + ">> " + self._render_send(event.send))
-            elif event.kind == "recv" and event.clip is not None:
-                count = f"{event.replies} replies: " if event.replies > 1 else ""
-                lines.append(stamp + "<< " + count + event.clip.render())
-            else:
-                lines.append(stamp + "-- " + event.text)
-        return "\n".join(lines) if len(lines) > 1 else ""
 
     def reproduce(self) -> str | None:
         sends = [s for s in self._sends if s.full is not None]
         for start in range(len(sends)):
             command = self._repro_command(sends[start:])
-            if command is not None and len(command) <= _MAX_REPRO_CHARS:
+            if command is not None and len(command) <= MAX_REPRO_CHARS:
                 return command
         return None
 
     # -- internals
 
-    def _now(self) -> float:
-        return time.monotonic() - self._started
-
-    def _push(self, event: _Event) -> None:
-        if len(self._events) == _MAX_EVENTS:
-            self._dropped_events += 1
-        self._events.append(event)
-
-    def _note(self, text: str) -> None:
-        self._push(_Event(self._now(), "note", text=text))
-
-    def _render_send(self, send: _Send) -> str:
-        if send.commands is not None:
-            shown = [describe_command(c) for c in send.commands[:6]]
-            if len(send.commands) > 6:
-                shown.append(f"\u2026 ({len(send.commands) - 6} more)")
-            text = " | ".join(shown)
-            if len(send.commands) > 1:
-                text = f"pipeline of {len(send.commands)}: {text}"
-        else:
-            text = "raw " + send.clip.render()
-        if len(send.writes) > 1:
-            sizes = " + ".join(str(w) for w in send.writes) if len(send.writes) <= 6 else None
-            text += f"  (in {len(send.writes)} writes" + (f": {sizes} bytes)" if sizes else ")")
-        return text
-
     def _record_send(self, data: bytes, commands: list[list[bytes]] | None) -> _Send:
-        now = self._now()
-        last = self._events[-1] if self._events else None
+        now = self._transcript.now()
+        last = self._transcript.last
         if (
             commands is None
-            and last is not None
+            and isinstance(last, _Event)
             and last.kind == "send"
             and last.send is not None
             and last.send.commands is None
@@ -421,97 +290,33 @@ class RespClient:
         if len(self._sends) == _REPRO_SENDS:
             self._sends.popleft().full = None  # only the last few writes are kept whole
         self._sends.append(send)
-        self._push(_Event(now, "send", send=send))
+        self._transcript.push(_Event(now, "send", send=send))
         return send
 
     def _record_recv(self, raw: bytes, *, replies: int) -> None:
-        last = self._events[-1] if self._events else None
-        if last is not None and last.kind == "recv" and last.clip is not None and replies:
+        last = self._transcript.last
+        if isinstance(last, _Event) and last.kind == "recv" and last.clip is not None and replies:
             last.clip.add(raw)
             last.replies += replies
             return
         clip = _Clip()
         clip.add(raw)
-        self._push(_Event(self._now(), "recv", clip=clip, replies=replies))
-
-    def _mark_eof(self, reason: str) -> None:
-        if self._eof is None:
-            self._eof = reason
-            self._note(f"connection {reason} by the service")
-
-    def _recv(self, timeout: float) -> bytes:
-        """Up to one chunk, b"" on timeout or end of connection (recorded in `_eof`)."""
-        if self._eof is not None:
-            return b""
-        if self._closed_by_us:
-            raise ConnectionLost(f"{self.label} was already closed by the scenario")
-        try:
-            self._sock.settimeout(max(timeout, 0.001))
-            data = self._sock.recv(_RECV_CHUNK)
-        except TimeoutError:
-            return b""
-        except ConnectionResetError:
-            self._mark_eof("reset")
-            return b""
-        except OSError as exc:
-            self._mark_eof(f"failed ({(exc.strerror or str(exc)).lower()})")
-            return b""
-        if not data:
-            self._mark_eof("closed")
-        return data
+        self._transcript.push(_Event(self._transcript.now(), "recv", clip=clip, replies=replies))
 
     def _send(self, data: bytes, commands: list[list[bytes]] | None, what: str) -> None:
         send = self._record_send(data, commands)
         if commands is None and send.full is not None and len(send.writes) > 1:
             what = f"the bytes {render_bytes(bytes(send.full), 40)}"  # all of a request sent piecemeal
-        self._last_sent = what
-        if self._closed_by_us:
-            raise ConnectionLost(f"{self.label} was already closed by the scenario")
-        if self._eof is not None:
-            raise ConnectionLost(
-                f"could not send {what}: the connection was already {self._eof} by the service"
-            )
-        view = memoryview(data)
-        deadline = time.monotonic() + self.timeout
-        sent = 0
-        while sent < len(data):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self._note(f"only {sent} of {len(data)} bytes accepted in {_seconds(self.timeout)} s")
-                raise SendTimeout(
-                    f"the service stopped reading: only {sent} of {len(data)} bytes of {what} "
-                    f"were accepted within {_seconds(self.timeout)} s"
+        self._write(data, what)
+
+    def _absorb(self, data: bytes, what: str) -> None:
+        if data:
+            self._parser.feed(data)
+            if len(self._parser.pending) > MAX_BUFFERED_BYTES:
+                raise ReplyTooLarge(
+                    f"the service sent more than {MAX_BUFFERED_BYTES // (1024 * 1024)} MiB "
+                    f"of unread replies while {what} was being sent"
                 )
-            # Read while writing, so a service that answers before it has read everything (or closes
-            # early, as it should on a protocol error) cannot deadlock against a large write.
-            readable, writable, _ = select.select([self._sock], [self._sock], [], remaining)
-            if readable:
-                chunk = self._recv(0.001)
-                if chunk:
-                    self._parser.feed(chunk)
-                    if len(self._parser.pending) > MAX_BUFFERED_BYTES:
-                        raise ReplyTooLarge(
-                            f"the service sent more than {MAX_BUFFERED_BYTES // (1024 * 1024)} MiB "
-                            f"of unread replies while {what} was being sent"
-                        )
-                if self._eof is not None:
-                    break
-            if writable:
-                try:
-                    self._sock.settimeout(max(remaining, 0.001))
-                    sent += self._sock.send(view[sent:])
-                except TimeoutError:
-                    continue
-                except (BrokenPipeError, ConnectionResetError):
-                    self._mark_eof("reset")
-                    break
-                except OSError as exc:
-                    self._mark_eof(f"failed ({(exc.strerror or str(exc)).lower()})")
-                    break
-        if sent < len(data):
-            # Not a failure by itself: a service rejecting a frame may close before reading it all.
-            # The next read tells whether that was right.
-            self._note(f"the service stopped reading after {sent} of {len(data)} bytes")
 
     def _read(self, timeout: float | None, what: str) -> Reply:
         limit = self.timeout if timeout is None else timeout
@@ -520,7 +325,9 @@ class RespClient:
             try:
                 got = self._parser.next_reply()
             except MalformedReply as exc:
-                self._note(f"malformed reply: {exc.message}; bytes {render_bytes(self._parser.pending, 80)}")
+                self._transcript.note(
+                    f"malformed reply: {exc.message}; bytes {render_bytes(self._parser.pending, 80)}"
+                )
                 raise type(exc)(f"{exc.message} (in the reply {what})") from None
             if got is not None:
                 value, raw = got
@@ -541,10 +348,10 @@ class RespClient:
             if remaining <= 0:
                 partial = self._parser.pending
                 suffix = f" (only {len(partial)} bytes of it arrived)" if partial else ""
-                self._note(f"no reply within {_seconds(limit)} s {what}{suffix}")
+                self._transcript.note(f"no reply within {seconds(limit)} s {what}{suffix}")
                 if partial:
                     self._record_recv(partial, replies=0)
-                raise ReplyTimeout(f"no reply within {_seconds(limit)} s {what}{suffix}")
+                raise ReplyTimeout(f"no reply within {seconds(limit)} s {what}{suffix}")
             data = self._recv(remaining)
             if data:
                 self._parser.feed(data)
@@ -563,8 +370,7 @@ class RespClient:
         for send in sends:
             if send.full is None:
                 return None
-            if previous_end is not None and send.at - previous_end >= 0.05:
-                pieces.append(f"sleep {send.at - previous_end:.2f}")
+            pieces += pause(previous_end, send.at)
             previous_end = send.last_at
             if plain:
                 pieces += [
@@ -572,16 +378,13 @@ class RespClient:
                     for c in send.commands or []
                 ]
             else:
-                for piece in _shell_pieces(bytes(send.full)):
+                for piece in shell_pieces(bytes(send.full)):
                     if isinstance(piece, bytes) and pieces and isinstance(pieces[-1], bytes):
                         pieces[-1] += piece  # one printf for bytes written back to back
                     else:
                         pieces.append(piece)
-        shell = [_printf_segment(p) if isinstance(p, bytes) else p for p in pieces]
-        if plain:
-            return "; ".join(shell)
-        body = shell[0] if len(shell) == 1 else "{ " + "; ".join(shell) + "; }"
-        return f"{body} | nc -q1 {shlex.quote(host)} {port}"
+        shell = [printf(p) if isinstance(p, bytes) else p for p in pieces]
+        return "; ".join(shell) if plain else netcat(shell, self.repro_address)
 
 
 def expect_reply(actual: object, expected: object, what: str) -> None:
