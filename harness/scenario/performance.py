@@ -89,18 +89,44 @@ class PerformanceProbe:
 
     def measure(self, service: ServiceHandle, name: str) -> LoadResult:
         """Run profile `name` against `service`; skip (unknown) if the generator could not keep up."""
+        result = self._run(service, name, name)
+        if not result.valid:
+            pytest.skip(f"the load generator could not measure fairly: {'; '.join(result.invalid_reasons)}")
+        return result
+
+    def _run(self, service: ServiceHandle, name: str, label: str) -> LoadResult:
         performance = self.exercise.spec.performance
         if performance is None or name not in performance.profiles:
             raise KeyError(f"exercise '{self.exercise.name}' has no load profile '{name}'")
         result = measure(service, performance.profiles[name], self.seed)
-        self.measured[name] = result
-        self._services[name] = service
-        self.evidence.note(summary(name, result))
-        for chart in [*over_time_charts(name, result), percentile_chart(name, result)]:
+        self.evidence.note(summary(label, result))
+        for chart in [*over_time_charts(label, result), percentile_chart(label, result)]:
             self.evidence.chart(chart)
-        if not result.valid:
-            pytest.skip(f"the load generator could not measure fairly: {'; '.join(result.invalid_reasons)}")
+        if result.valid:
+            self.measured[name] = result
+            self._services[name] = service
         return result
+
+    def judge(
+        self, service: ServiceHandle, name: str, passes: Callable[[LoadResult, ProfileFigures], bool]
+    ) -> tuple[LoadResult, ProfileFigures]:
+        """Measure `service` with profile `name`; return its figures and the reference's to assert on.
+
+        A shortfall is confirmed twice before it counts: against the reference measured again now (the
+        cached baseline may come from a quieter moment), then by measuring the service once more right
+        after its peer (a burst of other work on a shared machine can land in one run of either). The
+        run that passes, if one does, stands. A pass costs nothing extra; a real shortfall two load runs.
+        """
+        result = self.measure(service, name)
+        reference = self.baseline(name, holds=lambda ref: passes(result, ref))
+        if passes(result, reference):
+            return result, reference
+        again = self._run(service, name, f"{name} (again)")
+        if not again.valid:
+            self.evidence.note("the second measurement was not valid; the first one stands")
+            return result, reference
+        self.evidence.note("short of the reference measured now, so the service was measured once more")
+        return (again if passes(again, reference) else result), reference
 
     def baseline(self, name: str, holds: Callable[[ProfileFigures], bool] | None = None) -> ProfileFigures:
         """The reference's figures for profile `name`; skip (unknown) when there is none.

@@ -19,14 +19,14 @@ from typing import Any
 import pytest
 
 
-def calibrate(out: Path, *args: str, minutes: int) -> dict[str, Any]:
+def calibrate(exercise: str, out: Path, *args: str, minutes: int) -> dict[str, Any]:
     run = subprocess.run(
         [
             sys.executable,
             "-m",
             "harness.cli",
             "calibrate",
-            "kv-store",
+            exercise,
             "--seed",
             "11",
             "--out",
@@ -54,7 +54,7 @@ def calibrate(out: Path, *args: str, minutes: int) -> dict[str, Any]:
     bool(os.environ.get("HARNESS_SKIP_FULL_CALIBRATION")), reason="HARNESS_SKIP_FULL_CALIBRATION is set"
 )
 def test_calibrate_proves_the_whole_kv_store_grader(tmp_path: Path) -> None:
-    matrix = calibrate(tmp_path, "--repeat", "5", minutes=79)
+    matrix = calibrate("kv-store", tmp_path, "--repeat", "5", minutes=79)
     assert matrix["reference"]["runs"] == 5
     assert all(matrix["killed_by"][criterion] for criterion in matrix["automated"])
     assert len(matrix["automated"]) >= 20 and len(matrix["mutants"]) >= 19

@@ -14,10 +14,10 @@ P99_FLOOR_US = 2_000
 
 
 def test_throughput_is_at_least_half_the_reference(fresh_service, performance):
-    result = performance.measure(fresh_service, "throughput")
-    # A shortfall is confirmed against the reference measured again now (see PerformanceProbe.baseline).
-    reference = performance.baseline(
-        "throughput", holds=lambda ref: result.throughput >= THROUGHPUT_SHARE * ref.throughput
+    # A shortfall is confirmed against the reference measured again now, then by a second run of the
+    # service (see PerformanceProbe.judge): noise on a shared machine is not the candidate's.
+    result, reference = performance.judge(
+        fresh_service, "throughput", lambda run, ref: run.throughput >= THROUGHPUT_SHARE * ref.throughput
     )
     assert result.errors == 0, f"{result.errors} requests failed or went unanswered under load"
     share = result.throughput / reference.throughput
@@ -28,8 +28,9 @@ def test_throughput_is_at_least_half_the_reference(fresh_service, performance):
 
 
 def test_p99_latency_at_a_fixed_rate_stays_near_the_reference(fresh_service, performance):
-    result = performance.measure(fresh_service, "fixed-rate")
-    reference = performance.baseline("fixed-rate", holds=lambda ref: result.latency.p99_us <= _budget(ref))
+    result, reference = performance.judge(
+        fresh_service, "fixed-rate", lambda run, ref: run.latency.p99_us <= _budget(ref)
+    )
     assert result.errors == 0, f"{result.errors} requests failed or went unanswered at a fixed rate"
     budget = _budget(reference)
     assert result.latency.p99_us <= budget, (
