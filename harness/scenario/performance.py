@@ -174,3 +174,42 @@ class PerformanceProbe:
         if not now.valid:
             pytest.skip(f"the reference measured again now was not valid: {'; '.join(now.invalid_reasons)}")
         return now
+
+
+# --- the two checks every exercise's performance scenarios make ------------------------------------------
+
+
+def assert_throughput_share(
+    performance: PerformanceProbe, service: ServiceHandle, profile: str, share: float
+) -> None:
+    """The service's throughput under `profile` is at least `share` of the reference's, no request
+    failing. A shortfall is confirmed before it counts (`PerformanceProbe.judge`)."""
+    result, reference = performance.judge(
+        service, profile, lambda run, ref: run.throughput >= share * ref.throughput
+    )
+    assert result.errors == 0, f"{result.errors} requests failed or went unanswered under load"
+    reached = result.throughput / reference.throughput
+    assert reached >= share, (
+        f"{result.throughput:,.0f} requests/s is {reached:.0%} of the reference's "
+        f"{reference.throughput:,.0f} on this machine (at least {share:.0%} expected)"
+    )
+
+
+def assert_p99_near(
+    performance: PerformanceProbe, service: ServiceHandle, profile: str, *, factor: float, floor_us: int
+) -> None:
+    """p99 under the fixed-rate `profile` is within `factor` times the reference's, and never held to
+    less than the reference's plus `floor_us` (noise at small latencies)."""
+
+    def budget(reference: ProfileFigures) -> float:
+        return max(factor * reference.p99_us, reference.p99_us + floor_us)
+
+    result, reference = performance.judge(
+        service, profile, lambda run, ref: run.latency.p99_us <= budget(ref)
+    )
+    assert result.errors == 0, f"{result.errors} requests failed or went unanswered at a fixed rate"
+    assert result.latency.p99_us <= budget(reference), (
+        f"p99 {result.latency.p99_us} µs at {result.spec.rate:,.0f} requests/s exceeds "
+        f"{budget(reference):,.0f} µs ({factor:g}x the reference's {reference.p99_us} µs, "
+        f"at least +{floor_us} µs)"
+    )

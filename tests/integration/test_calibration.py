@@ -61,3 +61,30 @@ def test_calibrate_proves_the_whole_kv_store_grader(tmp_path: Path) -> None:
     # The kinds of mistake the grader must be shown to catch, each by the criterion that names it.
     killed = {criterion for criterion, names in matrix["killed_by"].items() if names}
     assert {"durability", "power-loss", "set-options", "code-quality"} <= killed
+
+
+#: The mistakes issue-named for the matching engine whose proof needs Docker (kill -9 and the syscall
+#: trace), plus one of the feed and one of matching; the rest of its matrix runs opt-in (below).
+MATCHING_ENGINE_SAMPLE = ["ack-before-log", "no-fsync", "checksum-9-levels", "taker-price"]
+
+
+@pytest.mark.timeout(30 * 60)
+def test_calibrate_proves_a_sample_of_the_matching_engine_grader(tmp_path: Path) -> None:
+    only = [arg for name in MATCHING_ENGINE_SAMPLE for arg in ("--only", name)]
+    matrix = calibrate("matching-engine", tmp_path, "--repeat", "2", *only, minutes=29)
+    assert sorted(m["name"] for m in matrix["mutants"]) == sorted(MATCHING_ENGINE_SAMPLE)
+    # The reference passes kill -9 and the power-loss trace; ack-before-log loses acknowledged orders on
+    # kill -9, no-fsync is caught by the power-loss trace alone.
+    killed = {criterion for criterion, names in matrix["killed_by"].items() if names}
+    assert {"durability", "power-loss", "market-data-integrity", "matching-semantics"} <= killed
+    assert "ack-before-log" in matrix["killed_by"]["durability"]
+    assert matrix["killed_by"]["power-loss"] and "no-fsync" in matrix["killed_by"]["power-loss"]
+
+
+@pytest.mark.timeout(60 * 60)
+@pytest.mark.skipif(
+    not os.environ.get("HARNESS_FULL_CALIBRATION"), reason="about 25 min: set HARNESS_FULL_CALIBRATION=1"
+)
+def test_calibrate_proves_the_whole_matching_engine_grader(tmp_path: Path) -> None:
+    matrix = calibrate("matching-engine", tmp_path, "--repeat", "3", minutes=59)
+    assert all(matrix["killed_by"][criterion] for criterion in matrix["automated"])
