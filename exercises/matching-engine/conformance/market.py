@@ -463,6 +463,15 @@ class Market:
         self.expect(session, outcome, step, requester_reads=False)
         self.close(session)
 
+    def play_with_books(self, steps: list[tuple[Session, Request]]) -> None:
+        """Each (session, request) in turn, with the whole book compared after every one (the style of
+        well-known engines' tests: a full L2 snapshot after every command)."""
+        viewer = self.session("viewer", login=False)
+        for session, request in steps:
+            self.request(session, request)
+            self.book(viewer)
+        self.settle()
+
     def settle(self, seconds: float = 0.1) -> None:
         """Nothing more arrives on any connection within `seconds`: no extra reply, report or
         market-data message (one wait for all of them)."""

@@ -21,6 +21,7 @@ if str(EXERCISE) not in sys.path:
     sys.path.insert(0, str(EXERCISE))
 
 from conformance import Market  # noqa: E402 - needs the exercise folder on sys.path
+from conformance.orders import Ladder  # noqa: E402
 
 #: Differs between runs, so scenarios run again against the same long-lived service never meet the
 #: accounts (and client order ids) an earlier run left behind. Everything that shapes behaviour (sides,
@@ -32,6 +33,12 @@ _RUN_NONCE = os.urandom(2).hex()
 def tag(rng: random.Random) -> str:
     """Eight hex digits unique to this scenario and run, for account names ("alice-1a2b3c4d")."""
     return f"{rng.getrandbits(16):04x}{_RUN_NONCE}"
+
+
+@pytest.fixture
+def p(rng: random.Random) -> Ladder:
+    """Prices on the tick around a random mid: ``p(10)`` is ten ticks above it."""
+    return Ladder(rng.randrange(20_000, 60_000))
 
 
 @pytest.fixture

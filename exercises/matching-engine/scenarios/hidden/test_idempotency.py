@@ -5,15 +5,10 @@ cancelled, and after a restart. Any field different is duplicate_client_order_id
 leaves its id free. Compared with the oracle on every connection, the feed included."""
 
 import pytest
-from conformance.orders import Ladder, cancel, limit, market_order
+from conformance.orders import cancel, limit, market_order
 from oracle import random_stream
 
 pytestmark = pytest.mark.criterion("idempotency")
-
-
-@pytest.fixture
-def p(rng):
-    return Ladder(rng.randrange(20_000, 60_000))
 
 
 def test_a_retry_after_a_dropped_connection_gets_the_original_ack(service, market, p):

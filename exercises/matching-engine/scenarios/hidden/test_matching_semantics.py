@@ -4,31 +4,17 @@ sizes. Each script runs in lockstep with the oracle on every connection, and the
 request) is compared after every command."""
 
 import pytest
-from conformance.orders import Ladder, cancel, limit, market_order
+from conformance.orders import cancel, limit, market_order
 from oracle import random_stream
 
 pytestmark = pytest.mark.criterion("matching-semantics")
-
-
-def _play(m, steps):
-    viewer = m.session("viewer", login=False)
-    for session, request in steps:
-        m.request(session, request)
-        m.book(viewer)
-    m.settle()
-
-
-@pytest.fixture
-def p(rng):
-    return Ladder(rng.randrange(20_000, 60_000))
 
 
 def test_fifo_within_a_level_and_a_partial_fill_keeps_its_place(service, market, p):
     m = market(service)
     m.feed()
     bob, carol, dave = m.session("bob"), m.session("carol"), m.session("dave")
-    _play(
-        m,
+    m.play_with_books(
         [
             (bob, limit("b-1", "sell", p(10), "0.3")),
             (carol, limit("c-1", "sell", p(10), "0.2")),
@@ -52,8 +38,7 @@ def test_best_price_first_then_a_limit_stops_at_its_own_price(service, market, p
     m = market(service)
     m.feed()
     bob, carol, dave = m.session("bob"), m.session("carol"), m.session("dave")
-    _play(
-        m,
+    m.play_with_books(
         [
             (bob, limit("b-1", "sell", p(4), "0.1")),
             (carol, limit("c-1", "sell", p(2), "0.1")),
@@ -73,8 +58,7 @@ def test_trades_execute_at_the_makers_price(service, market, p):
     m = market(service)
     m.feed()
     bob, alice = m.session("bob"), m.session("alice")
-    _play(
-        m,
+    m.play_with_books(
         [
             (bob, limit("b-1", "buy", p(0), "0.2")),
             (alice, limit("a-1", "sell", p(-200), "0.1")),  # sells far lower: trades at b-1's price
@@ -91,8 +75,7 @@ def test_ioc_trades_what_it_can_and_never_rests(service, market, p):
     m = market(service)
     m.feed()
     bob, alice = m.session("bob"), m.session("alice")
-    _play(
-        m,
+    m.play_with_books(
         [
             (alice, limit("a-1", "buy", p(0), "0.3", tif="ioc")),  # nothing to trade: cancelled whole
             (bob, limit("b-1", "sell", p(2), "0.2")),
@@ -110,8 +93,7 @@ def test_post_only_never_takes_liquidity(service, market, p):
     m = market(service)
     m.feed()
     bob, alice = m.session("bob"), m.session("alice")
-    _play(
-        m,
+    m.play_with_books(
         [
             (alice, limit("a-1", "buy", p(50), "0.1", tif="post_only")),  # nothing opposite: rests
             (bob, limit("b-1", "sell", p(60), "0.2")),
@@ -133,8 +115,7 @@ def test_market_orders_never_rest(service, market, p):
     m = market(service)
     m.feed()
     bob, carol, alice = m.session("bob"), m.session("carol"), m.session("alice")
-    _play(
-        m,
+    m.play_with_books(
         [
             (alice, market_order("a-1", "buy", "0.5")),  # an empty side: all of it unfilled
             (bob, limit("b-1", "sell", p(0), "0.1")),
@@ -165,15 +146,14 @@ def test_a_deep_book_beyond_the_checksums_ten_levels(service, market, p):
         (alice, market_order("a-1", "buy", "1.25")),  # twelve levels and part of one more in one command
         (alice, limit("a-2", "sell", p(-25), "0.55", tif="ioc")),
     ]
-    _play(m, steps)
+    m.play_with_books(steps)
 
 
 def test_extreme_prices_and_sizes(service, market):
     m = market(service)
     m.feed()
     bob, carol, alice = m.session("bob"), m.session("carol"), m.session("alice")
-    _play(
-        m,
+    m.play_with_books(
         [
             (bob, limit("b-1", "sell", "1000000.0", "10000")),
             (carol, limit("c-1", "sell", "1000000.0", "10000.00000000")),

@@ -5,23 +5,10 @@ self-match stand; a prevented self-trade prints no trade and takes no trade id. 
 on every connection, with the whole book after every command."""
 
 import pytest
-from conformance.orders import Ladder, limit, market_order
+from conformance.orders import limit, market_order
 from oracle import random_stream
 
 pytestmark = pytest.mark.criterion("self-trade-prevention")
-
-
-def _play(m, steps):
-    viewer = m.session("viewer", login=False)
-    for session, request in steps:
-        m.request(session, request)
-        m.book(viewer)
-    m.settle()
-
-
-@pytest.fixture
-def p(rng):
-    return Ladder(rng.randrange(20_000, 60_000))
 
 
 @pytest.mark.parametrize("stp", [None, "cancel_taker"])
@@ -29,8 +16,7 @@ def test_cancel_taker_cancels_the_incoming_order_and_keeps_the_resting_one(servi
     m = market(service)
     m.feed()
     alice, bob = m.session("alice"), m.session("bob")
-    _play(
-        m,
+    m.play_with_books(
         [
             (bob, limit("b-1", "sell", p(0), "0.1")),
             (alice, limit("a-1", "sell", p(0), "0.2")),
@@ -47,8 +33,7 @@ def test_cancel_maker_cancels_resting_orders_and_matching_goes_on(service, marke
     m = market(service)
     m.feed()
     alice, bob = m.session("alice"), m.session("bob")
-    _play(
-        m,
+    m.play_with_books(
         [
             (alice, limit("a-1", "sell", p(0), "0.2")),
             (bob, limit("b-1", "sell", p(0), "0.3")),
@@ -65,8 +50,7 @@ def test_cancel_both_cancels_both_resting_report_first(service, market, p):
     m = market(service)
     m.feed()
     alice, bob = m.session("alice"), m.session("bob")
-    _play(
-        m,
+    m.play_with_books(
         [
             (bob, limit("b-1", "buy", p(0), "0.1")),
             (alice, limit("a-1", "buy", p(0), "0.4")),
@@ -86,8 +70,7 @@ def test_decrement_and_cancel(service, market, p, case):
     m = market(service)
     m.feed()
     alice, bob = m.session("alice"), m.session("bob")
-    _play(
-        m,
+    m.play_with_books(
         [
             (alice, limit("a-1", "buy", p(0), maker)),
             (bob, limit("b-1", "buy", p(-1), "0.4")),
@@ -104,8 +87,7 @@ def test_the_incoming_orders_mode_decides_not_the_resting_ones(service, market, 
     m = market(service)
     m.feed()
     alice = m.session("alice")
-    _play(
-        m,
+    m.play_with_books(
         [
             (alice, limit("a-1", "sell", p(0), "0.2", stp="cancel_maker")),
             (alice, limit("a-2", "sell", p(1), "0.2", stp="decrement_and_cancel")),
@@ -120,8 +102,7 @@ def test_every_session_of_the_account_gets_the_stp_reports(service, market, p):
     m = market(service)
     m.feed()
     alice, alice2, alice3, bob = m.session("alice"), m.session("alice"), m.session("alice"), m.session("bob")
-    _play(
-        m,
+    m.play_with_books(
         [
             (alice, limit("a-1", "sell", p(0), "0.2")),
             (bob, limit("b-1", "sell", p(0), "0.1")),
